@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { AGENT_VERSION } from '../version.js';
+import { runProgram } from './cli-kit.js';
+import { registerNmeaCommands } from './commands/nmea.js';
+import { registerTrackCommands } from './commands/track.js';
+import { registerSimCommand } from './commands/sim.js';
+import { registerConfigCommands } from './commands/config.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerDemoCommand } from './commands/demo.js';
+
+/** `bwc-agent`: the technician's CLI and the daemon (see shared CLI contract). */
+export function buildAgentProgram(): Command {
+  const program = new Command('bwc-agent')
+    .description('Edge agent for body-worn cameras: GNSS tracks, status and alarms to MQTT, store-and-forward, signed spot checks')
+    .version(AGENT_VERSION);
+  registerRunCommand(program);
+  registerDemoCommand(program);
+  registerSimCommand(program);
+  registerConfigCommands(program);
+  registerNmeaCommands(program);
+  registerTrackCommands(program);
+  return program;
+}
+
+export function runAgentCli(argv: string[]): Promise<void> {
+  return runProgram(buildAgentProgram(), argv);
+}

@@ -1,0 +1,17 @@
+import { Command } from 'commander';
+import { AGENT_VERSION } from '../agent/version.js';
+import { runProgram } from '../agent/cli/cli-kit.js';
+import { registerWatchCommand } from './commands/watch.js';
+
+/** `bwc-console`: the supervisor's tooling at the command centre. */
+export function buildConsoleProgram(): Command {
+  const program = new Command('bwc-console')
+    .description('Command-centre tooling: watch the fleet, generate keys, run spot checks')
+    .version(AGENT_VERSION);
+  registerWatchCommand(program);
+  return program;
+}
+
+export function runConsoleCli(argv: string[]): Promise<void> {
+  return runProgram(buildConsoleProgram(), argv);
+}

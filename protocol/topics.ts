@@ -1,0 +1,92 @@
+/**
+ * The one place that makes topic strings. Layout (see protocol/README.md):
+ *
+ *   {prefix}/agent/{agentId}/state            retained AgentState, birth + last will
+ *   {prefix}/agent/{agentId}/cmd              commands to the agent itself (config update)
+ *   {prefix}/agent/{agentId}/reply            replies to agent commands
+ *   {prefix}/dev/{deviceId}/track             live TrackBatch
+ *   {prefix}/dev/{deviceId}/track/hist        historical TrackBatch (backlog replay)
+ *   {prefix}/dev/{deviceId}/status            retained Status
+ *   {prefix}/dev/{deviceId}/event             Event
+ *   {prefix}/dev/{deviceId}/cmd               CommandEnvelope in
+ *   {prefix}/dev/{deviceId}/reply             Reply out
+ *   {prefix}/dev/{deviceId}/media/{requestId} MediaChunk out
+ *
+ * Topics are addressed by camera, not by gateway: a camera docked on another
+ * gateway keeps its topics, and the platform addresses it the same way.
+ */
+export const DEFAULT_PREFIX = 'bwc/v1';
+
+export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'event' | 'cmd' | 'reply' | 'media';
+export type AgentChannel = 'state' | 'cmd' | 'reply';
+
+const SEGMENT = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Ids go into topic levels: no wildcards, separators or empty levels. */
+export function checkTopicId(kind: string, id: string): string {
+  if (!SEGMENT.test(id)) {
+    throw new Error(`${kind} id ${JSON.stringify(id)} cannot be a topic level: use 1-64 of A-Z a-z 0-9 . _ -`);
+  }
+  return id;
+}
+
+export class Topics {
+  constructor(readonly prefix: string = DEFAULT_PREFIX) {
+    if (/[#+]/.test(prefix) || prefix.endsWith('/') || prefix.length === 0) {
+      throw new Error(`topic prefix ${JSON.stringify(prefix)} must be non-empty, without wildcards or a trailing /`);
+    }
+  }
+
+  agent(agentId: string, channel: AgentChannel): string {
+    return `${this.prefix}/agent/${checkTopicId('agent', agentId)}/${channel}`;
+  }
+
+  device(deviceId: string, channel: Exclude<DeviceChannel, 'media'>): string {
+    return `${this.prefix}/dev/${checkTopicId('device', deviceId)}/${channel}`;
+  }
+
+  media(deviceId: string, requestId: string): string {
+    return `${this.prefix}/dev/${checkTopicId('device', deviceId)}/media/${checkTopicId('request', requestId)}`;
+  }
+
+  /** Subscription filter for one channel of every device (`+` for the device level). */
+  allDevices(channel: DeviceChannel): string {
+    return channel === 'media' ? `${this.prefix}/dev/+/media/+` : `${this.prefix}/dev/+/${channel}`;
+  }
+
+  allAgents(channel: AgentChannel): string {
+    return `${this.prefix}/agent/+/${channel}`;
+  }
+
+  /**
+   * MQTT 5 shared subscription, so that several consumers (consoles, platform
+   * workers) split the fleet's messages between them; works on mosquitto,
+   * EMQX, HiveMQ and VerneMQ alike.
+   */
+  shared(group: string, filter: string): string {
+    return `$share/${checkTopicId('group', group)}/${filter}`;
+  }
+
+  /** Splits a received topic back into its parts; null when it is not ours. */
+  parse(topic: string):
+    | { kind: 'device'; deviceId: string; channel: DeviceChannel; requestId?: string }
+    | { kind: 'agent'; agentId: string; channel: AgentChannel }
+    | null {
+    if (!topic.startsWith(this.prefix + '/')) return null;
+    const rest = topic.slice(this.prefix.length + 1).split('/');
+    if (rest[0] === 'dev' && rest.length >= 3) {
+      const deviceId = rest[1]!;
+      const tail = rest.slice(2).join('/');
+      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'event' || tail === 'cmd' || tail === 'reply') {
+        return { kind: 'device', deviceId, channel: tail };
+      }
+      if (rest[2] === 'media' && rest.length === 4) return { kind: 'device', deviceId, channel: 'media', requestId: rest[3]! };
+      return null;
+    }
+    if (rest[0] === 'agent' && rest.length === 3) {
+      const ch = rest[2];
+      if (ch === 'state' || ch === 'cmd' || ch === 'reply') return { kind: 'agent', agentId: rest[1]!, channel: ch };
+    }
+    return null;
+  }
+}
