@@ -1,0 +1,3 @@
+import { runAgentCli } from './main.js';
+
+void runAgentCli(process.argv);

@@ -1,0 +1,3 @@
+import { runConsoleCli } from './main.js';
+
+void runConsoleCli(process.argv);
