@@ -1,0 +1,23 @@
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { printTable, type BenchRow } from './bench-kit.js';
+
+/** Runs every bench/*.bench.js (or those named on the command line) and prints one table. */
+async function main(): Promise<void> {
+  const dir = dirname(fileURLToPath(import.meta.url));
+  const only = process.argv.slice(2);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.bench.js'))
+    .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))
+    .sort();
+  const rows: BenchRow[] = [];
+  for (const f of files) {
+    process.stderr.write(`running ${f}\n`);
+    const mod = (await import(pathToFileURL(join(dir, f)).href)) as { run: () => Promise<BenchRow[]> };
+    rows.push(...(await mod.run()));
+  }
+  printTable(rows);
+}
+
+void main();
