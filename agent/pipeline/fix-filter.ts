@@ -1,0 +1,155 @@
+import type { Fix } from '../../protocol/fix.js';
+import { BwcError } from '../../protocol/errors.js';
+import { haversineM } from './geo.js';
+
+/** Why a fix was dropped; one counter each, reported in status and metrics. */
+export type DropReason = 'mode' | 'hdop' | 'jump' | 'time' | 'invalid';
+
+export const DROP_REASONS: readonly DropReason[] = ['mode', 'hdop', 'jump', 'time', 'invalid'];
+
+export interface FixFilterOptions {
+  /** fixes with a lower mode are dropped (2: accept 2D fixes, 3: only 3D) */
+  minMode: 2 | 3;
+  /** fixes with a larger HDOP are dropped; a fix without HDOP is not judged on it */
+  maxHdop: number;
+  /** fastest plausible movement of the wearer, m/s (see SPEED_PROFILES) */
+  maxSpeedMps: number;
+  /**
+   * Distance a stationary receiver may wander between two fixes, metres, on
+   * top of maxSpeedMps × Δt. Without it, 1 Hz fixes with a few metres of
+   * noise would look like impossible speeds. Default 30.
+   */
+  noiseM?: number;
+  /**
+   * A run of this many jumped fixes that agree with each other is accepted as
+   * the real position (the receiver really is elsewhere, e.g. after a tunnel
+   * or after a first fix that was itself wrong). Default 3.
+   */
+  confirmFixes?: number;
+}
+
+/**
+ * Fastest plausible speeds, m/s. An officer on foot sprints at up to ~10 m/s;
+ * a patrol vehicle in a city rarely passes 30 m/s, on a motorway 50 m/s.
+ * Choose the profile that covers the fastest real movement: an officer who
+ * also rides in the patrol car needs the vehicle profile.
+ */
+export const SPEED_PROFILES = { foot: 12, vehicle: 70 } as const;
+
+export type FilterResult = { ok: true } | { ok: false; reason: DropReason };
+
+/**
+ * Drops fixes the rest of the product must never see, and counts why.
+ * Judged in order: invalid values, fix mode, HDOP, time order, then the jump
+ * test against the last accepted fix. All times are fix (GNSS) times.
+ */
+export class FixFilter {
+  private readonly opts: Required<FixFilterOptions>;
+  private readonly counts: Record<DropReason, number> = { mode: 0, hdop: 0, jump: 0, time: 0, invalid: 0 };
+  private last: Fix | undefined;
+  /**
+   * Consecutive rejected fixes (jumped, or behind the accepted time) that are
+   * consistent with each other: the candidate for "the receiver really is
+   * there now".
+   */
+  private candidates: Fix[] = [];
+  private acceptedCount = 0;
+
+  constructor(opts: FixFilterOptions) {
+    const o = { noiseM: 30, confirmFixes: 3, ...opts };
+    if (o.minMode !== 2 && o.minMode !== 3) throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: minMode must be 2 or 3, got ${String(o.minMode)}`);
+    for (const k of ['maxHdop', 'maxSpeedMps', 'noiseM'] as const) {
+      if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] <= 0) {
+        throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: ${k} must be a positive number, got ${String(o[k])}`);
+      }
+    }
+    if (!Number.isInteger(o.confirmFixes) || o.confirmFixes < 1) {
+      throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: confirmFixes must be a positive integer, got ${String(o.confirmFixes)}`);
+    }
+    this.opts = o;
+  }
+
+  /** Drop counts by reason (a copy: callers cannot change the filter's counts). */
+  get drops(): Record<DropReason, number> {
+    return { ...this.counts };
+  }
+
+  /** Fixes accepted so far. */
+  get accepted(): number {
+    return this.acceptedCount;
+  }
+
+  /** The last accepted fix, the reference of the jump and time tests. */
+  get lastAccepted(): Fix | undefined {
+    return this.last;
+  }
+
+  check(fix: Fix): FilterResult {
+    const reason = this.judge(fix);
+    if (reason === undefined) {
+      this.accept(fix);
+      return { ok: true };
+    }
+    this.counts[reason]++;
+    return { ok: false, reason };
+  }
+
+  private judge(fix: Fix): DropReason | undefined {
+    if (!isSane(fix)) return 'invalid';
+    if (fix.mode < this.opts.minMode) return 'mode';
+    if (fix.hdop !== undefined && fix.hdop > this.opts.maxHdop) return 'hdop';
+    const last = this.last;
+    if (last === undefined) return undefined;
+    // A repeated epoch is a duplicate, never a new position: not a candidate.
+    if (fix.timeMs === last.timeMs) return 'time';
+    const behind = fix.timeMs < last.timeMs;
+    if (!behind && this.plausible(last, fix)) {
+      // Consistent with the track: any run of outliers before it was noise.
+      this.candidates = [];
+      return undefined;
+    }
+    if (this.extendsCandidates(fix) && this.candidates.length + 1 >= this.opts.confirmFixes) {
+      // Enough fixes agree: the track moves here (accept() re-anchors it).
+      this.candidates = [];
+      return undefined;
+    }
+    return behind ? 'time' : 'jump';
+  }
+
+  /** Adds fix to the candidate run, or starts a new run with it; true if it extended one. */
+  private extendsCandidates(fix: Fix): boolean {
+    const prev = this.candidates[this.candidates.length - 1];
+    if (prev !== undefined && fix.timeMs > prev.timeMs && this.plausible(prev, fix)) {
+      this.candidates.push(fix);
+      return true;
+    }
+    this.candidates = [fix];
+    return this.opts.confirmFixes === 1;
+  }
+
+  /** Could the wearer have moved from a to b (b later) without exceeding the profile speed? */
+  private plausible(a: Fix, b: Fix): boolean {
+    const dtS = (b.timeMs - a.timeMs) / 1000;
+    return haversineM(a, b) <= this.opts.maxSpeedMps * dtS + this.opts.noiseM;
+  }
+
+  private accept(fix: Fix): void {
+    this.last = fix;
+    this.acceptedCount++;
+  }
+}
+
+/**
+ * Values no receiver means: non-finite numbers, out-of-range coordinates,
+ * modes other than 2/3 and (0, 0), which is what a decoder gives for empty
+ * position fields rather than a place anyone patrols.
+ */
+function isSane(fix: Fix): boolean {
+  const { timeMs, lat, lon } = fix;
+  if (!Number.isFinite(timeMs) || !Number.isFinite(lat) || !Number.isFinite(lon)) return false;
+  if (lat < -90 || lat > 90 || lon < -180 || lon > 180) return false;
+  if (lat === 0 && lon === 0) return false;
+  if (!Number.isInteger(fix.mode) || fix.mode < 0 || fix.mode > 3) return false;
+  if (fix.hdop !== undefined && !(Number.isFinite(fix.hdop) && fix.hdop >= 0)) return false;
+  return true;
+}
