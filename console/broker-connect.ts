@@ -1,0 +1,35 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { BwcError, describeError } from '../protocol/errors.js';
+
+/**
+ * Connects a console to the broker: MQTT 5 first (shared subscriptions need
+ * it), 3.1.1 when the broker refuses 5. Fails with a message a supervisor can
+ * act on when the broker cannot be reached.
+ */
+export async function connectConsole(url: string, options: IClientOptions = {}, timeoutMs = 10_000): Promise<MqttClient> {
+  let lastError: unknown;
+  for (const protocolVersion of [5, 4] as const) {
+    try {
+      return await new Promise<MqttClient>((resolve, reject) => {
+        const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: timeoutMs, clean: true, ...options, protocolVersion });
+        const fail = (err: Error) => {
+          client.removeAllListeners();
+          client.on('error', () => {});
+          client.end(true);
+          reject(err);
+        };
+        client.once('connect', () => {
+          client.removeAllListeners('error');
+          client.on('error', () => {});
+          resolve(client);
+        });
+        client.once('error', fail);
+        client.once('close', () => fail(new Error('connection closed by the broker')));
+      });
+    } catch (err) {
+      lastError = err;
+      if (!/protocol version|closed/i.test(describeError(err))) break;
+    }
+  }
+  throw new BwcError('BROKER_UNREACHABLE', `cannot connect to ${url}: ${describeError(lastError)} (is the broker running and the URL right?)`, { cause: lastError });
+}
