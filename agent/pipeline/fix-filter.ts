@@ -16,8 +16,10 @@ export interface FixFilterOptions {
   maxSpeedMps: number;
   /**
    * Distance a stationary receiver may wander between two fixes, metres, on
-   * top of maxSpeedMps × Δt. Without it, 1 Hz fixes with a few metres of
-   * noise would look like impossible speeds. Default 30.
+   * top of maxSpeedMps × Δt. Without it, 10 Hz fixes with a few metres of
+   * noise would look like impossible speeds. The price: over one short
+   * interval, up to maxSpeedMps + noiseM/Δt passes (32 m/s at 1 Hz with the
+   * foot profile); it amortises over longer gaps. Default 20.
    */
   noiseM?: number;
   /**
@@ -56,7 +58,7 @@ export class FixFilter {
   private acceptedCount = 0;
 
   constructor(opts: FixFilterOptions) {
-    const o = { noiseM: 30, confirmFixes: 3, ...opts };
+    const o = { noiseM: 20, confirmFixes: 3, ...opts };
     if (o.minMode !== 2 && o.minMode !== 3) throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: minMode must be 2 or 3, got ${String(o.minMode)}`);
     for (const k of ['maxHdop', 'maxSpeedMps', 'noiseM'] as const) {
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] <= 0) {
@@ -108,7 +110,7 @@ export class FixFilter {
       this.candidates = [];
       return undefined;
     }
-    if (this.extendsCandidates(fix) && this.candidates.length + 1 >= this.opts.confirmFixes) {
+    if (this.extendsCandidates(fix) && this.candidates.length >= this.opts.confirmFixes) {
       // Enough fixes agree: the track moves here (accept() re-anchors it).
       this.candidates = [];
       return undefined;

@@ -46,6 +46,9 @@ export type ReportReason = 'first' | 'immediate' | 'recording-change' | 'interva
  */
 const INTERVAL_SLACK_MS = 50;
 
+/** Shortest span of positions a speed is derived from when the receiver gives none. */
+export const SPEED_BASELINE_MS = 15_000;
+
 /**
  * Decides which accepted fixes of one device are reported (buffered and
  * published). A pure function of the fixes and events given to it: every
@@ -60,6 +63,8 @@ export class ReportingPolicy {
   private wasRecording: boolean | undefined;
   private temporary: { intervalMs: number; fromMs: number; untilMs: number } | undefined;
   private stationary = false;
+  /** start of the current baseline for position-derived speed */
+  private speedAnchor: Fix | undefined;
   private reason: ReportReason | null = null;
 
   constructor(opts: ReportingOptions) {
@@ -97,9 +102,8 @@ export class ReportingPolicy {
    * report at once.
    */
   offer(fix: Fix, ctx: { recording: boolean }): boolean {
-    const prevOffered = this.lastOffered;
     this.lastOffered = fix;
-    this.stationary = this.judgeStationary(fix, prevOffered);
+    this.stationary = this.judgeStationary(fix);
     const recordingChanged = this.wasRecording !== undefined && this.wasRecording !== ctx.recording;
     this.wasRecording = ctx.recording;
     this.reason = this.decide(fix, ctx.recording, recordingChanged);
@@ -174,14 +178,23 @@ export class ReportingPolicy {
   /**
    * Stationary when the speed is below the threshold: the receiver's own
    * speed when it gives one (Doppler, far less noisy than position
-   * differences), else the speed implied by the previous fix.
+   * differences), else the average speed over at least SPEED_BASELINE_MS of
+   * positions. Over one second, metres of position noise look like a walk;
+   * over 15 s they average out below a walking pace.
    */
-  private judgeStationary(fix: Fix, prev: Fix | undefined): boolean {
-    let speed = fix.speed;
-    if (speed === undefined) {
-      if (prev === undefined || fix.timeMs <= prev.timeMs) return this.stationary;
-      speed = haversineM(prev, fix) / ((fix.timeMs - prev.timeMs) / 1000);
+  private judgeStationary(fix: Fix): boolean {
+    if (fix.speed !== undefined) {
+      this.speedAnchor = undefined;
+      return fix.speed < this.opts.stationarySpeedMps;
     }
-    return speed < this.opts.stationarySpeedMps;
+    const anchor = this.speedAnchor;
+    if (anchor === undefined || fix.timeMs < anchor.timeMs) {
+      this.speedAnchor = fix;
+      return this.stationary;
+    }
+    const dtMs = fix.timeMs - anchor.timeMs;
+    if (dtMs < SPEED_BASELINE_MS) return this.stationary;
+    this.speedAnchor = fix;
+    return haversineM(anchor, fix) / (dtMs / 1000) < this.opts.stationarySpeedMps;
   }
 }
