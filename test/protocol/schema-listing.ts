@@ -1,0 +1,47 @@
+import protobuf from 'protobufjs';
+import { schemaRoot } from '../../protocol/schema.js';
+
+/**
+ * Every field number of bwc.v1 and what it means (name, type, label, oneof),
+ * every enum value, and every reserved number: the listing that
+ * protocol/vectors/fields.json freezes. A field number may never change
+ * meaning; a removed field's number (and name) must stay reserved.
+ */
+export interface SchemaListing {
+  messages: Record<string, { fields: Record<string, string>; reserved: (number | string)[] }>;
+  enums: Record<string, { values: Record<string, string>; reserved: (number | string)[] }>;
+}
+
+export function schemaListing(): SchemaListing {
+  const out: SchemaListing = { messages: {}, enums: {} };
+  const ns = schemaRoot().lookup('bwc.v1') as protobuf.Namespace;
+  const visit = (obj: protobuf.ReflectionObject, prefix: string) => {
+    if (obj instanceof protobuf.Type) {
+      const name = prefix + obj.name;
+      const fields: Record<string, string> = {};
+      for (const f of obj.fieldsArray) {
+        const type = f.resolvedType ? f.resolvedType.fullName.replace(/^\.bwc\.v1\./, '') : f.type;
+        const label = f.repeated ? 'repeated ' : '';
+        const oneof = f.partOf ? ` (oneof ${f.partOf.name})` : '';
+        fields[String(f.id)] = `${label}${type} ${f.name}${oneof}`;
+      }
+      out.messages[name] = { fields, reserved: flattenReserved(obj.reserved) };
+      for (const nested of obj.nestedArray) visit(nested, name + '.');
+    } else if (obj instanceof protobuf.Enum) {
+      const values: Record<string, string> = {};
+      for (const [k, v] of Object.entries(obj.values)) values[String(v)] = k;
+      out.enums[prefix + obj.name] = { values, reserved: flattenReserved(obj.reserved) };
+    }
+  };
+  for (const obj of ns.nestedArray) visit(obj, '');
+  return out;
+}
+
+function flattenReserved(reserved: Array<number[] | string> | undefined): (number | string)[] {
+  const out: (number | string)[] = [];
+  for (const r of reserved ?? []) {
+    if (typeof r === 'string') out.push(r);
+    else for (let i = r[0]!; i <= r[1]! && i - r[0]! < 1000; i++) out.push(i);
+  }
+  return out;
+}

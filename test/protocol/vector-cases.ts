@@ -1,0 +1,224 @@
+import { type HeaderData, encodeBody } from '../../protocol/codec.js';
+import type { FixJson } from '../../protocol/fix.js';
+
+/**
+ * The representative messages whose encodings are frozen in protocol/vectors/.
+ * write-vectors.ts writes them once; vectors.test.ts checks the files both
+ * ways from then on. Bytes are base64 text (as protobuf's JSON mapping),
+ * enums their names.
+ */
+export interface MessageCase {
+  name: string;
+  type: string;
+  header: HeaderData;
+  body: Record<string, unknown>;
+}
+
+const H = (seq: number, extra: Partial<HeaderData> = {}): HeaderData => ({ deviceId: 'BWC-0001', seq, session: 7, sentMs: 1795572750200, schema: 1, ...extra });
+const SHA = Buffer.from('b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9', 'hex').toString('base64');
+const CMD_ENVELOPED = { commandId: 'cmd-0001', deviceId: 'BWC-0001', issuerKeyId: 'sup-7f3a', role: 'ROLE_SUPERVISOR', issuedAtMs: 1795572750000, expiresAtMs: 1795572810000 };
+const POSITION = { timeMs: 1795572750000, latE7: 300597183, lonE7: 1211575100, mode: 3, altDm: 123, hasAlt: true };
+
+export const MESSAGE_CASES: MessageCase[] = [
+  {
+    name: 'status',
+    type: 'Status',
+    header: H(1234),
+    body: {
+      recording: 'RECORDING_STATE_PRE_RECORD',
+      batteryPct: 76,
+      hasBattery: true,
+      charging: false,
+      storageTotalBytes: 64_000_000_000,
+      storageFreeBytes: 41_234_567_890,
+      clocks: { cameraOffsetMs: -1250, systemOffsetMs: 3, gnssTimeValid: true },
+      gnss: {
+        mode: 3,
+        sats: [
+          { constellation: 'CONSTELLATION_GPS', used: 8, inView: 11 },
+          { constellation: 'CONSTELLATION_BEIDOU', used: 9, inView: 14 },
+          { constellation: 'CONSTELLATION_GALILEO', used: 3, inView: 6 },
+        ],
+        hdopX10: 8,
+        lastFixAgeMs: 420,
+      },
+      officer: { officerNumber: '012345', name: '张伟', unitNumber: '330281000000', unitName: '余姚市综合行政执法局' },
+      firmware: 'V2.3.1',
+      model: 'DSJ-A8',
+      serial: 'A123456',
+      counters: { fixesIn: 86400, fixesDroppedInvalid: 12, fixesDroppedHdop: 3, fixesDroppedJump: 1, nmeaRejected: 5, cameraFramesRejected: 0, bufferDropped: 0 },
+      online: true,
+    },
+  },
+  {
+    name: 'event-sos',
+    type: 'Event',
+    header: H(1235),
+    body: { type: 'EVENT_TYPE_SOS', timeMs: 1795572750000, position: POSITION },
+  },
+  {
+    name: 'event-spot-check-started',
+    type: 'Event',
+    header: H(1236),
+    body: { type: 'EVENT_TYPE_SPOT_CHECK_STARTED', timeMs: 1795572751000, position: POSITION, detail: 'live feed', issuer: 'sup-7f3a' },
+  },
+  {
+    name: 'event-clock-jump',
+    type: 'Event',
+    header: H(1237),
+    body: { type: 'EVENT_TYPE_CLOCK_JUMP', timeMs: 1795572752000, value: -3600000 },
+  },
+  {
+    name: 'agent-state-online',
+    type: 'AgentState',
+    header: H(88, { deviceId: 'gw-yuyao-01' }),
+    body: { online: true, session: 7, agentVersion: '0.1.0', devices: ['BWC-0001', 'BWC-0002'], configVersion: 'c3' },
+  },
+  {
+    name: 'agent-state-offline-will',
+    type: 'AgentState',
+    header: H(0, { deviceId: 'gw-yuyao-01', sentMs: 1795572700000 }),
+    body: { online: false, session: 7, agentVersion: '0.1.0' },
+  },
+  {
+    name: 'command-envelope',
+    type: 'CommandEnvelope',
+    header: H(0, { deviceId: 'console-1', session: 0 }),
+    body: {
+      body: Buffer.from(encodeBody('CommandBody', { ...CMD_ENVELOPED, snapshot: { quality: 80 } })).toString('base64'),
+      signature: Buffer.alloc(64, 0xab).toString('base64'),
+      keyId: 'sup-7f3a',
+    },
+  },
+  {
+    name: 'reply-accepted',
+    type: 'Reply',
+    header: H(1238),
+    body: { commandId: 'cmd-0001', status: 'REPLY_STATUS_ACCEPTED' },
+  },
+  {
+    name: 'reply-rejected',
+    type: 'Reply',
+    header: H(1239),
+    body: { commandId: 'cmd-0002', status: 'REPLY_STATUS_REJECTED', reasonCode: 'REASON_EXPIRED', reason: 'command expired 12 s ago' },
+  },
+  {
+    name: 'reply-position',
+    type: 'Reply',
+    header: H(1240),
+    body: { commandId: 'cmd-0003', status: 'REPLY_STATUS_DONE', position: POSITION },
+  },
+  {
+    name: 'reply-recordings',
+    type: 'Reply',
+    header: H(1241),
+    body: {
+      commandId: 'cmd-0004',
+      status: 'REPLY_STATUS_DONE',
+      recordings: {
+        recordings: [
+          { id: '20261125_020000_A123456', startMs: 1795572000000, endMs: 1795572600000, size: 734003200, sha256: SHA, officerNumber: '012345', trigger: 'TRIGGER_MANUAL', contentType: 'video/mp4' },
+        ],
+      },
+    },
+  },
+  {
+    name: 'reply-media-done',
+    type: 'Reply',
+    header: H(1242),
+    body: { commandId: 'cmd-0005', status: 'REPLY_STATUS_DONE', media: { requestId: 'cmd-0005', bytes: 1048576, chunks: 16, sha256: SHA } },
+  },
+  {
+    name: 'media-chunk-first',
+    type: 'MediaChunk',
+    header: H(1243),
+    body: { requestId: 'cmd-0005', index: 0, offset: 0, contentType: 'video/mp4', data: Buffer.from('....ftypisom').toString('base64'), totalSize: 1048576, objectId: '20261125_020000_A123456' },
+  },
+  {
+    name: 'media-chunk-last',
+    type: 'MediaChunk',
+    header: H(1244),
+    body: { requestId: 'cmd-0005', index: 15, offset: 983040, last: true, contentType: 'video/mp4', data: Buffer.from('moov-tail').toString('base64'), sha256: SHA, totalSize: 1048576, objectId: '20261125_020000_A123456' },
+  },
+  {
+    name: 'media-chunk-live-frame',
+    type: 'MediaChunk',
+    header: H(1245),
+    body: { requestId: 'cmd-0006', index: 3, last: true, contentType: 'image/jpeg', data: Buffer.from([0xff, 0xd8, 0xff, 0xd9]).toString('base64'), frame: 3, timeMs: 1795572753000, objectId: 'live' },
+  },
+];
+
+/** CommandBody is signed, not sent with a header: its vectors carry no header. */
+export interface BodyCase {
+  name: string;
+  type: string;
+  body: Record<string, unknown>;
+}
+
+const CMD = { commandId: 'cmd-0001', deviceId: 'BWC-0001', issuerKeyId: 'sup-7f3a', role: 'ROLE_SUPERVISOR', issuedAtMs: 1795572750000, expiresAtMs: 1795572810000 };
+
+export const BODY_CASES: BodyCase[] = [
+  { name: 'command-position-query', type: 'CommandBody', body: { ...CMD, positionQuery: {} } },
+  { name: 'command-temporary-tracking', type: 'CommandBody', body: { ...CMD, temporaryTracking: { intervalS: 5, durationS: 600 } } },
+  { name: 'command-status-query', type: 'CommandBody', body: { ...CMD, statusQuery: {} } },
+  { name: 'command-snapshot', type: 'CommandBody', body: { ...CMD, snapshot: { quality: 80 } } },
+  { name: 'command-live-feed', type: 'CommandBody', body: { ...CMD, liveFeed: { fps: 5, quality: 60, maxBitrateKbps: 500, durationS: 180 }, replyTo: 'bwc/v1/console/console-1' } },
+  { name: 'command-recording-list', type: 'CommandBody', body: { ...CMD, recordingList: { fromMs: 1795564800000 } } },
+  { name: 'command-clip-fetch-id', type: 'CommandBody', body: { ...CMD, clipFetch: { recordingId: '20261125_020000_A123456', offset: 983040 } } },
+  { name: 'command-clip-fetch-range', type: 'CommandBody', body: { ...CMD, clipFetch: { range: { fromMs: 1795572600000, toMs: 1795572660000 } } } },
+  { name: 'command-config-update', type: 'CommandBody', body: { ...CMD, role: 'ROLE_TECHNICIAN', configUpdate: { yaml: 'tracking:\n  interval_s: 5\n', version: 'c4' } } },
+  { name: 'command-cancel', type: 'CommandBody', body: { ...CMD, cancel: { commandId: 'cmd-0000' } } },
+  { name: 'command-viewer-keepalive', type: 'CommandBody', body: { ...CMD, viewerKeepalive: { commandId: 'cmd-0006' } } },
+];
+
+/** Track batches, with fixes on the codec's grid so the round trip is exact. */
+export interface TrackCase {
+  name: string;
+  batch: { header: HeaderData; historical: boolean; fixes: FixJson[]; seqs: number[] };
+}
+
+function walk(n: number, start: { t: number; lat: number; lon: number }, opts: { optional: boolean; partial?: boolean }): FixJson[] {
+  const out: FixJson[] = [];
+  for (let i = 0; i < n; i++) {
+    const f: FixJson = {
+      time: new Date(start.t + i * 1000).toISOString(),
+      lat: Number((start.lat + i * 0.0000115 + (i % 3) * 0.0000005).toFixed(7)),
+      lon: Number((start.lon + i * 0.000006 - (i % 2) * 0.0000005).toFixed(7)),
+      mode: 3,
+    };
+    if (opts.optional && !(opts.partial && i % 4 === 1)) {
+      f.alt = Number((12.3 + (i % 5) * 0.1).toFixed(1));
+      f.speed = Number((1.35 + (i % 3) * 0.05).toFixed(2));
+      f.course = Number(((27.5 + i * 0.3) % 360).toFixed(1));
+      f.hdop = 0.8;
+      f.sats = 12 + (i % 7 === 6 ? 1 : 0);
+    }
+    out.push(f);
+  }
+  return out;
+}
+
+const T0 = 1795572750000;
+export const TRACK_CASES: TrackCase[] = [
+  {
+    name: 'track-live-single',
+    batch: { header: H(2000, { sentMs: T0 + 180 }), historical: false, fixes: walk(1, { t: T0, lat: 30.0597185, lon: 121.15751 }, { optional: true }), seqs: [2000] },
+  },
+  {
+    name: 'track-live-minimal',
+    batch: { header: H(2001, { sentMs: T0 + 1150 }), historical: false, fixes: [{ time: new Date(T0 + 1000).toISOString(), lat: -33.8688195, lon: 151.2092955, mode: 2 }], seqs: [2001] },
+  },
+  {
+    name: 'track-batch-10',
+    batch: { header: H(3000, { sentMs: T0 + 9500 }), historical: false, fixes: walk(10, { t: T0, lat: 30.04, lon: 121.15 }, { optional: true }), seqs: Array.from({ length: 10 }, (_, i) => 3000 + i) },
+  },
+  {
+    name: 'track-historical-gaps-partial',
+    batch: {
+      header: H(4000, { sentMs: T0 + 3_600_000 }),
+      historical: true,
+      fixes: walk(12, { t: T0, lat: 30.04, lon: 121.15 }, { optional: true, partial: true }),
+      seqs: [4000, 4001, 4002, 4005, 4006, 4007, 4008, 4020, 4021, 4022, 4023, 4024],
+    },
+  },
+];
