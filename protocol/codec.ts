@@ -57,6 +57,8 @@ export function withHeader(header: HeaderData, body: Uint8Array): Uint8Array {
 }
 
 export function encodeMessage(typeName: string, header: HeaderData, body: object): Uint8Array {
+  const field = lookup(typeName).fieldsById[1];
+  if (!field || field.name !== 'header') throw new BwcError('BAD_MESSAGE', `${typeName} has no header (field 1 is not a Header): use encodeBody`);
   return withHeader(header, encodeBody(typeName, body));
 }
 

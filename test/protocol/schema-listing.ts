@@ -45,3 +45,40 @@ function flattenReserved(reserved: Array<number[] | string> | undefined): (numbe
   }
   return out;
 }
+
+type Entries = Record<string, { reserved: (number | string)[] } & Record<string, unknown>>;
+
+/**
+ * What breaks the rule between a frozen listing and the current one: a number
+ * whose meaning changed, a number gone without `reserved`, a reservation
+ * dropped, a reserved number reused, and (so that the listing stays complete)
+ * anything new that was not added to the listing.
+ */
+export function compareListing(frozen: SchemaListing, now: SchemaListing): string[] {
+  const problems: string[] = [];
+  for (const [kind, key] of [['messages', 'fields'], ['enums', 'values']] as const) {
+    const was = frozen[kind] as Entries;
+    const is = now[kind] as Entries;
+    for (const [name, old] of Object.entries(was)) {
+      const cur = is[name];
+      if (!cur) {
+        problems.push(`${name} was removed: keep it (mark it deprecated) or restore it`);
+        continue;
+      }
+      const oldEntries = old[key] as Record<string, string>;
+      const curEntries = cur[key] as Record<string, string>;
+      for (const [num, meaning] of Object.entries(oldEntries)) {
+        if (curEntries[num] === meaning) continue;
+        if (curEntries[num] === undefined && cur.reserved.includes(Number(num))) continue; // removed the right way
+        problems.push(`${name} ${num}: was "${meaning}", now ${curEntries[num] === undefined ? 'gone without `reserved`' : `"${curEntries[num]}"`}`);
+      }
+      for (const r of old.reserved) if (!cur.reserved.includes(r)) problems.push(`${name}: reserved ${r} is no longer reserved`);
+      for (const num of Object.keys(curEntries)) {
+        if (old.reserved.includes(Number(num))) problems.push(`${name} ${num} reuses a reserved number`);
+        else if (!(num in oldEntries)) problems.push(`${name} ${num} "${curEntries[num]}" is new: add it to fields.json (and a vector) in the same change`);
+      }
+    }
+    for (const name of Object.keys(is)) if (!(name in was)) problems.push(`${name} is new: add it to fields.json in the same change`);
+  }
+  return problems;
+}

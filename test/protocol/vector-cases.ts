@@ -81,16 +81,6 @@ export const MESSAGE_CASES: MessageCase[] = [
     body: { online: false, session: 7, agentVersion: '0.1.0' },
   },
   {
-    name: 'command-envelope',
-    type: 'CommandEnvelope',
-    header: H(0, { deviceId: 'console-1', session: 0 }),
-    body: {
-      body: Buffer.from(encodeBody('CommandBody', { ...CMD_ENVELOPED, snapshot: { quality: 80 } })).toString('base64'),
-      signature: Buffer.alloc(64, 0xab).toString('base64'),
-      keyId: 'sup-7f3a',
-    },
-  },
-  {
     name: 'reply-accepted',
     type: 'Reply',
     header: H(1238),
@@ -148,7 +138,7 @@ export const MESSAGE_CASES: MessageCase[] = [
   },
 ];
 
-/** CommandBody is signed, not sent with a header: its vectors carry no header. */
+/** CommandBody (signed) and CommandEnvelope travel without a header: their vectors carry none. */
 export interface BodyCase {
   name: string;
   type: string;
@@ -158,6 +148,16 @@ export interface BodyCase {
 const CMD = { commandId: 'cmd-0001', deviceId: 'BWC-0001', issuerKeyId: 'sup-7f3a', role: 'ROLE_SUPERVISOR', issuedAtMs: 1795572750000, expiresAtMs: 1795572810000 };
 
 export const BODY_CASES: BodyCase[] = [
+  {
+    // Commands come from an issuer, not a device: the envelope has no header (field 1 is the signed body).
+    name: 'command-envelope',
+    type: 'CommandEnvelope',
+    body: {
+      body: Buffer.from(encodeBody('CommandBody', { ...CMD_ENVELOPED, snapshot: { quality: 80 } })).toString('base64'),
+      signature: Buffer.alloc(64, 0xab).toString('base64'),
+      keyId: 'sup-7f3a',
+    },
+  },
   { name: 'command-position-query', type: 'CommandBody', body: { ...CMD, positionQuery: {} } },
   { name: 'command-temporary-tracking', type: 'CommandBody', body: { ...CMD, temporaryTracking: { intervalS: 5, durationS: 600 } } },
   { name: 'command-status-query', type: 'CommandBody', body: { ...CMD, statusQuery: {} } },
