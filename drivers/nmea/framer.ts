@@ -84,34 +84,37 @@ export class NmeaFramer {
         i = at + 1;
         continue;
       }
-      // Inside a sentence: copy up to the line end.
-      const c = chunk[i++]!;
+      // Inside a sentence: copy printable bytes up to the line end (locals: this is the hot loop).
+      let len = this.len;
+      let c = 0;
+      while (i < n) {
+        c = chunk[i]!;
+        if (c < 0x20 || c > 0x7e || c === DOLLAR || len >= MAX_SENTENCE_BYTES) break;
+        buf[len++] = c;
+        i++;
+      }
+      this.len = len;
+      if (i >= n) break;
+      i++;
       if (c === CR || c === LF) {
         this.inSentence = false;
         const s = this.finish();
         if (s !== undefined) out.push(s);
-        continue;
-      }
-      if (c === DOLLAR) {
+      } else if (c === DOLLAR) {
         // Resynchronise: what we had is cut off, a new sentence begins.
         this.counters.truncated++;
         this.len = 1;
-        continue;
-      }
-      if (c < 0x20 || c > 0x7e) {
+      } else if (len >= MAX_SENTENCE_BYTES) {
+        i--; // the byte that did not fit is looked at again while skipping
+        this.counters.too_long++;
+        this.inSentence = false;
+        this.skipping = true;
+      } else {
         // NUL bytes and line noise inside a sentence: it cannot be trusted.
         this.counters.bad_char++;
         this.inSentence = false;
         this.skipping = true;
-        continue;
       }
-      if (this.len >= MAX_SENTENCE_BYTES) {
-        this.counters.too_long++;
-        this.inSentence = false;
-        this.skipping = true;
-        continue;
-      }
-      buf[this.len++] = c;
     }
     return out;
   }

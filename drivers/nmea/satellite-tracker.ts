@@ -22,8 +22,9 @@ export class SatelliteTracker {
   private viewKnown = false;
   private inGsaRun = false;
   private inGsvRun = false;
-  /** satellite ids of the sky view being collected, per constellation (dedup across signals) */
-  private readonly seen: Array<Set<number>> = [new Set(), new Set(), new Set(), new Set(), new Set()];
+  /** constellation index * 1024 + satellite id, of the sky view being collected (dedup across signals) */
+  private readonly seen = new Int32Array(256);
+  private seenCount = 0;
 
   gsa(f: Fields): void {
     if (!this.inGsaRun) {
@@ -44,7 +45,7 @@ export class SatelliteTracker {
   gsv(f: Fields, part: number, total: number): void {
     if (!this.inGsvRun) {
       this.viewing.fill(0);
-      for (const s of this.seen) s.clear();
+      this.seenCount = 0;
       this.inGsvRun = true;
     }
     const byTalker = constellationOfTalker(f.charAt(0, 0), f.charAt(0, 1));
@@ -55,15 +56,21 @@ export class SatelliteTracker {
       const c = byTalker ?? constellationOfId(id);
       if (c === undefined) continue;
       const k = INDEX[c];
-      const seen = this.seen[k]!;
-      if (seen.has(id)) continue;
-      seen.add(id);
+      const key = k * 1024 + (id & 1023);
+      if (this.seenBefore(key)) continue;
       this.viewing[k]++;
     }
     if (part >= total) {
       this.inView.set(this.viewing);
       this.viewKnown = true;
     }
+  }
+
+  private seenBefore(key: number): boolean {
+    const seen = this.seen;
+    for (let i = 0; i < this.seenCount; i++) if (seen[i] === key) return true;
+    if (this.seenCount < seen.length) seen[this.seenCount++] = key;
+    return false;
   }
 
   /** Ends a GSA or GSV run when another sentence comes. */
