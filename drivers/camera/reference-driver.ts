@@ -47,6 +47,7 @@ class ReferenceCameraDriver implements CameraDriver {
   private readonly notificationCbs: ((n: CameraNotification) => void)[] = [];
   private readonly closeCbs: ((reason: string) => void)[] = [];
   private onLiveFrame: ((f: LiveFrame) => void) | undefined;
+  private released: Promise<void> | undefined;
   private readonly extra: Record<string, number> = {
     'rejected.bad-payload': 0, 'rejected.unmatched-response': 0, 'rejected.unknown-type': 0, 'rejected.unexpected-request': 0,
     timeouts: 0, framesOut: 0, callbackErrors: 0, liveFramesDropped: 0,
@@ -289,21 +290,36 @@ class ReferenceCameraDriver implements CameraDriver {
     this.decoder.end();
     this.waitress.rejectAll(() => new BwcError('CAMERA_CLOSED', `camera request abandoned: ${reason}`));
     for (const cb of this.closeCbs.splice(0)) this.call(cb, reason);
+    void this.release();
   }
 
   async close(): Promise<void> {
-    const stream = this.stream;
     this.shutdown('closed by the host');
+    await this.release();
+  }
+
+  /**
+   * Lets go of the stream. A SerialPort must be closed with close(): its
+   * destroy() leaves the port open and locked. Also stops serialport's reader,
+   * which on a hung-up pty can spin on zero-byte reads.
+   */
+  private release(): Promise<void> {
+    if (this.released) return this.released;
+    const stream = this.stream as Duplex & { isOpen?: boolean; close?: (cb: (err?: Error | null) => void) => void };
     stream.off('end', this.onEnd);
     stream.off('close', this.onEnd);
     // Errors while closing are of no interest any more, but must not be unhandled.
     stream.on('error', () => {});
-    if (!stream.destroyed) {
-      await new Promise<void>((resolve) => {
+    this.released = new Promise<void>((resolve) => {
+      if (typeof stream.close === 'function' && typeof stream.isOpen === 'boolean') {
+        if (!stream.isOpen) return resolve();
+        stream.close(() => resolve());
+      } else if (!stream.destroyed) {
         stream.once('close', () => resolve());
         stream.destroy();
-      });
-    }
+      } else resolve();
+    });
+    return this.released;
   }
 }
 
