@@ -73,8 +73,10 @@ export function decodeMessage<T = any>(typeName: string, bytes: Uint8Array): T &
   if (!(bytes instanceof Uint8Array)) throw new BwcError('BAD_MESSAGE', `${typeName}: expected bytes, got ${typeof bytes}`);
   let msg: protobuf.Message;
   try {
+    checkWireTypes(type, protobuf.Reader.create(bytes), bytes.length, typeName);
     msg = type.decode(bytes);
   } catch (err) {
+    if (err instanceof BwcError) throw err;
     throw new BwcError('BAD_MESSAGE', `${typeName}: not a valid message (${(err as Error).message})`, { cause: err });
   }
   const obj = type.toObject(msg, TO_OBJECT) as Record<string, unknown>;
@@ -103,6 +105,54 @@ export function decodeHeader(bytes: Uint8Array): HeaderData | undefined {
 }
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: true, arrays: true, oneofs: true };
+
+const VARINT_TYPES = new Set(['int32', 'int64', 'uint32', 'uint64', 'sint32', 'sint64', 'bool']);
+const FIXED64_TYPES = new Set(['fixed64', 'sfixed64', 'double']);
+const FIXED32_TYPES = new Set(['fixed32', 'sfixed32', 'float']);
+
+function wireTypeOf(field: protobuf.Field): number {
+  if (field.resolvedType instanceof protobuf.Enum || VARINT_TYPES.has(field.type)) return 0;
+  if (FIXED64_TYPES.has(field.type)) return 1;
+  if (FIXED32_TYPES.has(field.type)) return 5;
+  return 2; // string, bytes, message
+}
+
+/**
+ * protobufjs reads a known field by its declared type whatever wire type the
+ * tag says, so garbage can decode into a plausible message. Walk the bytes
+ * first: a known field with the wrong wire type (packed repeated scalars
+ * excepted), a field number 0 or a sub-message that does not parse is an
+ * error, not a message.
+ */
+function checkWireTypes(type: protobuf.Type, r: protobuf.Reader, end: number, path: string, depth = 0): void {
+  if (depth > 32) throw new BwcError('BAD_MESSAGE', `${path}: nested too deep`);
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.uint32();
+    const id = tag >>> 3;
+    const wire = tag & 7;
+    if (id === 0) throw new BwcError('BAD_MESSAGE', `${path}: field number 0 at byte ${at}`);
+    const field = type.fieldsById[id];
+    if (!field) {
+      r.skipType(wire);
+      continue;
+    }
+    const expected = wireTypeOf(field);
+    const packed = field.repeated && expected !== 2 && wire === 2;
+    if (wire !== expected && !packed) {
+      throw new BwcError('BAD_MESSAGE', `${path}.${field.name}: wire type ${wire} where ${expected} belongs, at byte ${at}`);
+    }
+    if (field.resolvedType instanceof protobuf.Type) {
+      const len = r.uint32();
+      const subEnd = r.pos + len;
+      if (subEnd > end) throw new BwcError('BAD_MESSAGE', `${path}.${field.name}: ${len} bytes past the end, at byte ${at}`);
+      checkWireTypes(field.resolvedType, r, subEnd, `${path}.${field.name}`, depth + 1);
+      continue;
+    }
+    r.skipType(wire);
+  }
+  if (r.pos !== end) throw new BwcError('BAD_MESSAGE', `${path}: truncated`);
+}
 
 function lookup(typeName: string): protobuf.Type {
   try {

@@ -76,6 +76,18 @@ t.test('a cut inside any field of a message is refused with BAD_MESSAGE', async 
   }
 });
 
+t.test('a known field with the wrong wire type is refused, not read as something else', async (t) => {
+  // Status.battery_pct (3, uint32) sent as length-delimited: protobufjs alone would read a number from it.
+  t.throws(() => decodeMessage('Status', Uint8Array.from([0x1a, 0x02, 0x10, 0x01])), /Status\.batteryPct: wire type 2 where 0 belongs, at byte 0/);
+  // Inside a sub-message: Header.seq (2, uint64) as fixed32.
+  t.throws(() => decodeMessage('Event', Uint8Array.from([0x0a, 0x05, 0x15, 1, 2, 3, 4])), /Event\.header\.seq: wire type 5/);
+  t.throws(() => decodeMessage('Event', Uint8Array.from([0x00, 0x01])), /field number 0/);
+  // Unknown fields of any wire type are skipped: a newer sender may add them.
+  const known = encodeMessage('Event', header, { type: 'EVENT_TYPE_SOS' });
+  const withUnknown = Buffer.concat([Buffer.from(known), Buffer.from([0xf8, 0x07, 0x05, 0xfa, 0x07, 0x01, 0x41])]);
+  t.equal(decodeMessage('Event', withUnknown).type, 'EVENT_TYPE_SOS');
+});
+
 t.test('random garbage to every type: BAD_MESSAGE or a message, never another error', async (t) => {
   const rng = new Rng(808);
   const types = ['TrackBatch', 'Status', 'Event', 'AgentState', 'CommandEnvelope', 'CommandBody', 'Reply', 'MediaChunk', 'Header'];
