@@ -41,9 +41,9 @@ export function registerNmeaCommands(program: Command): void {
       let decoder: NmeaDecoder | undefined;
       let head: Buffer[] = [];
       let headLen = 0;
-      const emit = async (epochs: Epoch[], final: boolean) => {
+      const emit = async (epochs: Epoch[]) => {
         for (const e of epochs) if (e.fix !== undefined) records.push(JSON.stringify(fixToJson(e.fix)));
-        if (!opts.json && records.length > 0 && (final || records.length >= 256)) {
+        if (!opts.json && records.length > 0) {
           await writeOut(records.join('\n') + '\n');
           records.length = 0;
         }
@@ -59,9 +59,9 @@ export function registerNmeaCommands(program: Command): void {
             if (!commentBlockComplete(all) && headLen < 65536) continue;
             decoder = new NmeaDecoder({ date: opts.date ?? captureDate(all) });
             head = [];
-            await emit(decoder.push(all), false);
+            await emit(decoder.push(all));
           } else {
-            await emit(decoder.push(buf), false);
+            await emit(decoder.push(buf));
           }
         }
       } catch (err) {
@@ -70,9 +70,9 @@ export function registerNmeaCommands(program: Command): void {
       if (decoder === undefined) {
         const all = Buffer.concat(head, headLen);
         decoder = new NmeaDecoder({ date: opts.date ?? captureDate(all) });
-        await emit(decoder.push(all), false);
+        await emit(decoder.push(all));
       }
-      await emit(decoder.end(), true);
+      await emit(decoder.end());
       if (opts.json) await writeOut(`[${records.join(',\n')}]\n`);
       if (opts.stats) process.stderr.write(JSON.stringify(decoder.counters()) + '\n');
     });
