@@ -1,0 +1,233 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { LoadedConfig } from '../config/load-config.js';
+import { Topics } from '../protocol/topics.js';
+import { encodeMessage } from '../protocol/codec.js';
+import { describeError } from '../protocol/errors.js';
+import { AGENT_VERSION } from './version.js';
+import { SqliteMessageBuffer } from './buffer/sqlite-message-buffer.js';
+import type { MessageBuffer, NewMessage } from './buffer/message-buffer.js';
+import { MqttSession, type WillMessage } from './mqtt/mqtt-session.js';
+import { Publisher } from './publisher.js';
+import { DeviceRuntime, type DeviceSettings } from './device-runtime.js';
+import { SessionCounter } from './session-counter.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { startHttpServer } from './metrics/http-server.js';
+import { encodeBody } from '../protocol/codec.js';
+import { CommandHandler } from './commands/command-handler.js';
+import { CommandVerifier } from './commands/command-verifier.js';
+import { TrustedKeys } from './commands/command-keys.js';
+import { ReplayStore } from './commands/replay-store.js';
+import { RateLimiter } from './commands/rate-limiter.js';
+import { AuditLog } from './audit/audit-log.js';
+import { MediaSender } from './media/media-sender.js';
+
+type Config = LoadedConfig['config'];
+
+/**
+ * The composition root: configuration in, devices → pipeline → buffer →
+ * MQTT out. Nothing else knows all the parts.
+ */
+export class Agent {
+  readonly devices = new Map<string, DeviceRuntime>();
+  readonly metrics: AgentMetrics;
+  readonly topics: Topics;
+  readonly buffer: MessageBuffer;
+  readonly session: MqttSession;
+  readonly publisher: Publisher;
+  private readonly sessions: SessionCounter;
+  readonly commands: CommandHandler;
+  private readonly replays: ReplayStore;
+  private readonly audit: AuditLog;
+  private http: { port: number; close(): Promise<void> } | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly loaded: LoadedConfig,
+    readonly log: Logger,
+  ) {
+    const cfg = loaded.config;
+    this.topics = new Topics(cfg.mqtt.topicPrefix);
+    this.metrics = new AgentMetrics({ bufferedRows: () => this.buffer.stats().rows });
+    this.sessions = new SessionCounter(join(cfg.agent.dataDir, 'session'));
+    const opened = SqliteMessageBuffer.open({
+      path: cfg.buffer.path ?? join(cfg.agent.dataDir, 'buffer.db'),
+      maxRows: cfg.buffer.maxRows,
+      maxBytes: cfg.buffer.maxBytes,
+      maxAgeMs: cfg.buffer.maxAgeHours * 3_600_000,
+      syncIntervalMs: cfg.buffer.syncIntervalMs,
+      log: log.child({ component: 'buffer' }),
+    });
+    this.buffer = opened;
+    if (opened.recovered) {
+      log.error(opened.recovered, 'buffer database was unreadable: moved aside and started a fresh one; its unsent messages are lost');
+    }
+    this.buffer.onDrop((d) => {
+      this.metrics.bufferDropped.inc({ reason: d.reason }, d.count);
+      log.warn(d, 'buffer full: dropped messages');
+    });
+    this.session = new MqttSession({
+      brokers: cfg.mqtt.brokers,
+      clientId: cfg.mqtt.clientId ?? `bwc-agent-${cfg.agent.id}`,
+      keepaliveS: cfg.mqtt.keepaliveS,
+      connectTimeoutMs: cfg.mqtt.connectTimeoutMs,
+      protocolVersion: cfg.mqtt.protocolVersion,
+      username: cfg.mqtt.username,
+      password: loaded.secrets.mqttPassword,
+      tls: cfg.mqtt.tls
+        ? {
+            ca: cfg.mqtt.tls.caFile ? readFileSync(cfg.mqtt.tls.caFile) : undefined,
+            cert: cfg.mqtt.tls.certFile ? readFileSync(cfg.mqtt.tls.certFile) : undefined,
+            key: loaded.secrets.tlsKey,
+            rejectUnauthorized: cfg.mqtt.tls.rejectUnauthorized,
+          }
+        : undefined,
+      reconnect: cfg.mqtt.reconnect,
+      nextSession: () => this.sessions.next(),
+      will: (session) => this.stateMessage(session, false, 'connection lost'),
+      log: log.child({ component: 'mqtt' }),
+      onReconnect: () => this.metrics.reconnects.inc(),
+    });
+    this.publisher = new Publisher({
+      buffer: this.buffer,
+      session: this.session,
+      topics: this.topics,
+      log: log.child({ component: 'publisher' }),
+      metrics: this.metrics,
+      historicalBatchSize: cfg.publish.historicalBatchSize,
+      historicalWindow: cfg.publish.historicalWindow,
+      devices: () => this.devices.keys(),
+    });
+    this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));
+    this.audit = new AuditLog(cfg.audit.path ?? join(cfg.agent.dataDir, 'audit.log'));
+    const media = new MediaSender({
+      session: this.session,
+      topics: this.topics,
+      log: log.child({ component: 'media' }),
+      maxKbps: cfg.publish.mediaMaxKbps,
+      tracksWaiting: () => this.publisher.tracksWaiting,
+    });
+    this.commands = new CommandHandler({
+      verifier: new CommandVerifier({
+        keys: TrustedKeys.fromConfig(cfg.security.trustedKeys),
+        replays: this.replays,
+        rateLimiter: new RateLimiter(cfg.security.rateLimitPerIssuerPerMin),
+        maxBytes: cfg.security.commandMaxBytes,
+        maxClockSkewMs: cfg.security.maxClockSkewS * 1000,
+        maxValidityMs: 3_600_000,
+      }),
+      audit: this.audit,
+      media,
+      device: (id) => this.devices.get(id),
+      writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
+      liveFeed: cfg.liveFeed,
+      log: log.child({ component: 'commands' }),
+    });
+    this.session.on('message', (topic: string, payload: Buffer) => {
+      const where = this.topics.parse(topic);
+      if (where?.kind === 'device' && where.channel === 'cmd' && this.devices.has(where.deviceId)) {
+        try {
+          this.commands.handle(where.deviceId, payload);
+        } catch (err) {
+          log.error({ err: describeError(err), topic }, 'command handling failed');
+        }
+      }
+    });
+    this.session.on('up', ({ session }: { session: number }) => {
+      const birth = this.stateMessage(session, true);
+      this.session.publish(birth.topic, birth.payload, { qos: 1, retain: true }).catch((err: unknown) => {
+        log.warn({ err: describeError(err) }, 'birth message not acknowledged');
+      });
+      for (const d of this.devices.values()) d.writeStatus();
+    });
+  }
+
+  static async start(loaded: LoadedConfig, log: Logger): Promise<Agent> {
+    const agent = new Agent(loaded, log);
+    const cfg = loaded.config;
+    for (const d of cfg.devices) agent.addDevice({ id: d.id, gnss: d.gnss, baud: d.baud, control: d.control, profile: d.profile });
+    agent.session.start();
+    if (cfg.http?.enabled) {
+      agent.http = await startHttpServer({
+        host: cfg.http.host,
+        port: cfg.http.port,
+        metrics: agent.metrics,
+        health: () => agent.health(),
+      });
+      log.info({ port: agent.http.port }, 'health and metrics endpoint listening');
+    }
+    return agent;
+  }
+
+  get httpPort(): number | undefined {
+    return this.http?.port;
+  }
+
+  addDevice(settings: DeviceSettings): DeviceRuntime {
+    const cfg = this.loaded.config;
+    const runtime = new DeviceRuntime(settings, {
+      log: this.log.child({ component: 'device' }),
+      metrics: this.metrics,
+      write: (msgs) => this.write(msgs),
+      filter: {
+        minMode: cfg.pipeline.minMode,
+        maxHdop: cfg.pipeline.maxHdop,
+        maxSpeedMps: settings.profile === 'vehicle' ? cfg.pipeline.maxSpeedMps.vehicle : cfg.pipeline.maxSpeedMps.foot,
+      },
+      reporting: cfg.reporting,
+      reconnect: cfg.devicePorts.reconnect,
+      statusIntervalMs: cfg.devicePorts.statusIntervalS * 1000,
+      lowBatteryPct: cfg.devicePorts.lowBatteryPct,
+    });
+    this.devices.set(settings.id, runtime);
+    this.session.subscribe([this.topics.device(settings.id, 'cmd')]);
+    runtime.start();
+    return runtime;
+  }
+
+  /** Buffer first, then publish: nothing reaches the broker that is not on disk. */
+  write(msgs: NewMessage[]): void {
+    const stored = this.buffer.append(msgs);
+    if (stored.length > 0) this.publisher.kick();
+  }
+
+  health(): { ok: boolean; detail: Record<string, unknown> } {
+    const stats = this.buffer.stats();
+    const devices: Record<string, unknown> = {};
+    for (const [id, d] of this.devices) {
+      devices[id] = { gnss: d.gnssConnected, control: d.controlConnected, lastFixAgeMs: d.lastFixSystemMs ? Date.now() - d.lastFixSystemMs : null };
+    }
+    return { ok: this.session.connected, detail: { broker: this.session.up ?? null, buffer: stats, devices } };
+  }
+
+  private stateMessage(session: number, online: boolean, reason?: string): WillMessage {
+    const cfg = this.loaded.config;
+    const payload = encodeMessage(
+      'AgentState',
+      { deviceId: cfg.agent.id, seq: session, session, sentMs: Date.now() },
+      {
+        online,
+        session,
+        agentVersion: AGENT_VERSION,
+        devices: [...this.devices.keys()],
+        configVersion: this.loaded.version,
+        ...(reason ? { reason } : {}),
+      },
+    );
+    return { topic: this.topics.agent(cfg.agent.id, 'state'), payload: Buffer.from(payload) };
+  }
+
+  async stop(reason = 'shutdown'): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.commands.stopAll();
+    await Promise.all([...this.devices.values()].map((d) => d.stop()));
+    const up = this.session.up;
+    await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
+    await this.http?.close();
+    this.buffer.close();
+    this.replays.close();
+    this.audit.close();
+  }
+}

@@ -1,0 +1,326 @@
+import type { Logger } from 'pino';
+import type { Fix } from '../protocol/fix.js';
+import { describeError } from '../protocol/errors.js';
+import { encodeBody } from '../protocol/codec.js';
+import { NmeaDecoder } from '../drivers/nmea/nmea-decoder.js';
+import type { Epoch, GnssSummary } from '../drivers/nmea/types.js';
+import { openTransport, parsePortSpec, type Transport } from '../drivers/transport/index.js';
+import { Backoff } from '../drivers/transport/index.js';
+import { openReferenceCamera } from '../drivers/camera/reference-driver.js';
+import type { CameraDriver, CameraIdentity, CameraNotification, CameraStatus, RecordingState } from '../drivers/camera/camera-driver.js';
+import { FixFilter } from './pipeline/fix-filter.js';
+import { ReportingPolicy } from './pipeline/reporting-policy.js';
+import { ClockSkew } from './pipeline/clock-skew.js';
+import type { NewMessage } from './buffer/message-buffer.js';
+import { encodeFixPayload } from './fix-payload.js';
+import { buildStatusBody, eventBody, type EventName } from './device-messages.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
+
+/** The reference control protocol runs at 115200 8N1 (drivers/camera/README.md). */
+const CONTROL_BAUD = 115_200;
+
+export interface DeviceSettings {
+  id: string;
+  gnss?: string;
+  baud?: number | 'auto';
+  control?: string;
+  profile: 'foot' | 'vehicle';
+}
+
+export interface DeviceRuntimeDeps {
+  log: Logger;
+  metrics: AgentMetrics;
+  /** Writes messages to the buffer (assigning seq) and wakes the publisher. */
+  write: (msgs: NewMessage[]) => void;
+  filter: { minMode: 2 | 3; maxHdop: number; maxSpeedMps: number };
+  reporting: ConstructorParameters<typeof ReportingPolicy>[0];
+  reconnect: { minMs: number; maxMs: number; factor: number };
+  statusIntervalMs: number;
+  lowBatteryPct: number;
+}
+
+/**
+ * One camera: its GNSS port and its control channel, each reopened with
+ * exponential backoff and jitter when it goes away (the drivers never retry:
+ * a transport is single-use). Fixes pass the filter and the reporting policy
+ * and are written to the buffer; camera notifications become events; status
+ * is written on change and every statusIntervalMs.
+ */
+export class DeviceRuntime {
+  private stopped = false;
+  private gnssTransport: Transport | undefined;
+  private controlTransport: Transport | undefined;
+  camera: CameraDriver | undefined;
+  identity: CameraIdentity | undefined;
+  cameraStatus: CameraStatus | undefined;
+  private readonly filter: FixFilter;
+  private readonly policy: ReportingPolicy;
+  readonly skew = new ClockSkew();
+  private gnss: GnssSummary = { mode: 0, sats: {} };
+  lastFix: Fix | undefined;
+  lastFixSystemMs: number | undefined;
+  private timers = new Set<NodeJS.Timeout>();
+  private pendingTemporary: { intervalS: number; durationS: number } | undefined;
+  private decoderCounters: Record<string, number> = {};
+  fixesIn = 0;
+  fixesReported = 0;
+  gnssConnected = false;
+  controlConnected = false;
+  private readonly log: Logger;
+
+  constructor(readonly settings: DeviceSettings, private readonly deps: DeviceRuntimeDeps) {
+    this.log = deps.log.child({ device: settings.id });
+    this.filter = new FixFilter(deps.filter);
+    this.policy = new ReportingPolicy(deps.reporting);
+  }
+
+  get recording(): RecordingState {
+    return this.cameraStatus?.recording ?? 'off';
+  }
+
+  start(): void {
+    this.deps.metrics.addDevice(this.settings.id);
+    if (this.settings.gnss) this.loop('gnss', this.settings.gnss, (t) => this.runGnss(t));
+    if (this.settings.control) this.loop('control', this.settings.control, (t) => this.runControl(t));
+    this.every(this.deps.statusIntervalMs, () => this.writeStatus());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.camera?.close().catch(() => {});
+    await this.gnssTransport?.close().catch(() => {});
+    await this.controlTransport?.close().catch(() => {});
+  }
+
+  /**
+   * Temporary tracking by command (JT/T 808 0x8202). Its clock is GNSS time:
+   * before the first fix it starts with the first fix.
+   */
+  setTemporaryTracking(intervalS: number, durationS: number): void {
+    if (this.lastFix) this.policy.setTemporary(intervalS, durationS, this.lastFix.timeMs);
+    else this.pendingTemporary = { intervalS, durationS };
+  }
+
+  /** The next fix is reported whatever the policy says, and the last known one right now. */
+  requestImmediateReport(reason: 'sos' | 'recording' | 'query'): void {
+    const last = this.policy.requestImmediate(reason);
+    if (last) {
+      this.fixesReported++;
+      this.deps.write([{ deviceId: this.settings.id, kind: 'fix', timeMs: last.timeMs, payload: encodeFixPayload(last) }]);
+    }
+  }
+
+  private reportClockJumps(): void {
+    for (const jump of this.skew.detectJump()) {
+      this.log.warn(jump, 'clock jump');
+      this.event('clock_jump', `${jump.clock} offset moved by ${jump.deltaMs} ms`, jump.deltaMs);
+    }
+  }
+
+  counters(): Record<string, number> {
+    return { ...this.decoderCounters, ...prefixed('filter_', this.filter.drops), ...(this.camera ? prefixed('camera_', this.camera.counters) : {}) };
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const tick = () => {
+      if (this.stopped) return;
+      fn();
+      const t = setTimeout(tick, ms);
+      this.timers.add(t);
+    };
+    const t = setTimeout(tick, ms);
+    this.timers.add(t);
+  }
+
+  /** Open → run until closed → back off → open again, until stopped. */
+  private loop(kind: 'gnss' | 'control', port: string, run: (t: Transport) => Promise<void>): void {
+    const backoff = new Backoff(this.deps.reconnect);
+    const attempt = async () => {
+      if (this.stopped) return;
+      try {
+        const spec = parsePortSpec(port);
+        // Baud detection listens for NMEA: only the GNSS port speaks it.
+        const baud = kind === 'gnss' ? (this.settings.baud ?? 'auto') : CONTROL_BAUD;
+        const transport = await openTransport(spec, { baud });
+        if (this.stopped) {
+          await transport.close();
+          return;
+        }
+        backoff.reset();
+        const closed = new Promise<string>((resolve) => transport.onClose(resolve));
+        await run(transport);
+        const reason = await closed;
+        this.log.warn({ port: kind, reason }, `${kind} port closed`);
+      } catch (err) {
+        this.log.warn({ port: kind, err: describeError(err) }, `cannot use ${kind} port`);
+      }
+      if (this.stopped) return;
+      const delay = backoff.next();
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        void attempt();
+      }, delay);
+      this.timers.add(t);
+    };
+    void attempt();
+  }
+
+  private async runGnss(transport: Transport): Promise<void> {
+    this.gnssTransport = transport;
+    this.gnssConnected = true;
+    const decoder = new NmeaDecoder();
+    transport.stream.on('data', (chunk: Buffer) => this.onEpochs(decoder.push(chunk), decoder));
+    transport.onClose(() => {
+      this.onEpochs(decoder.end(), decoder);
+      this.gnssConnected = false;
+      this.gnssTransport = undefined;
+    });
+  }
+
+  private onEpochs(epochs: Epoch[], decoder: NmeaDecoder): void {
+    this.decoderCounters = prefixed('nmea_', decoder.counters());
+    const out: NewMessage[] = [];
+    for (const epoch of epochs) {
+      this.gnss = epoch.gnss;
+      const fix = epoch.fix;
+      if (!fix) continue;
+      this.fixesIn++;
+      this.deps.metrics.fixIn(this.settings.id);
+      const now = Date.now();
+      const verdict = this.filter.check(fix);
+      if (!verdict.ok) {
+        this.deps.metrics.fixDropped(this.settings.id, verdict.reason);
+        continue;
+      }
+      // Only accepted fixes tell the time: a rejected one may carry a garbage date.
+      this.skew.observeGnss(fix.timeMs, now);
+      this.reportClockJumps();
+      if (this.pendingTemporary) {
+        this.policy.setTemporary(this.pendingTemporary.intervalS, this.pendingTemporary.durationS, fix.timeMs);
+        this.pendingTemporary = undefined;
+      }
+      this.lastFix = fix;
+      this.lastFixSystemMs = now;
+      this.deps.metrics.fixAccepted(this.settings.id, now);
+      if (!this.policy.offer(fix, { recording: this.recording === 'recording' })) continue;
+      this.fixesReported++;
+      out.push({ deviceId: this.settings.id, kind: 'fix', timeMs: fix.timeMs, payload: encodeFixPayload(fix) });
+    }
+    if (out.length > 0) this.deps.write(out);
+  }
+
+  private async runControl(transport: Transport): Promise<void> {
+    this.controlTransport = transport;
+    const camera = openReferenceCamera(transport.stream, { timeoutMs: 3000 });
+    this.camera = camera;
+    camera.onClose(() => {
+      if (this.camera === camera) this.camera = undefined;
+      if (this.controlConnected) this.event('camera_disconnected');
+      this.controlConnected = false;
+      void transport.close();
+    });
+    camera.onNotification((n) => this.onNotification(n));
+    try {
+      this.identity = await camera.identify();
+      this.cameraStatus = await camera.status();
+      this.controlConnected = true;
+      this.log.info({ serial: this.identity.serial, officer: this.identity.officerNumber }, 'camera connected');
+      this.event('camera_connected', this.identity.serial);
+      this.observeCameraClock(this.cameraStatus);
+      this.writeStatus();
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'camera does not answer on its control port');
+      await camera.close().catch(() => {});
+      await transport.close();
+      return;
+    }
+    this.every(this.deps.statusIntervalMs, () => void this.pollStatus(camera));
+  }
+
+  private async pollStatus(camera: CameraDriver): Promise<void> {
+    if (this.camera !== camera) return;
+    try {
+      const status = await camera.status();
+      this.applyStatus(status);
+    } catch (err) {
+      this.log.debug({ err: describeError(err) }, 'status poll failed');
+    }
+  }
+
+  private observeCameraClock(status: CameraStatus): void {
+    if (status.clockMs !== undefined) {
+      this.skew.observeCamera(status.clockMs, Date.now());
+      this.reportClockJumps();
+    }
+  }
+
+  private applyStatus(status: CameraStatus): void {
+    const before = this.cameraStatus;
+    this.cameraStatus = status;
+    this.observeCameraClock(status);
+    if (before && before.recording !== status.recording) this.onRecordingChange(before.recording, status.recording);
+    if (status.batteryPct !== undefined && before?.batteryPct !== undefined && before.batteryPct > this.deps.lowBatteryPct && status.batteryPct <= this.deps.lowBatteryPct) {
+      this.event('low_battery', undefined, status.batteryPct);
+    }
+    if (status.storageFree === 0 && before?.storageFree !== 0) this.event('storage_full');
+  }
+
+  private onRecordingChange(from: RecordingState, to: RecordingState): void {
+    if (to === 'recording') this.event('recording_started');
+    else if (from === 'recording') this.event('recording_stopped');
+    this.requestImmediateReport('recording');
+    this.writeStatus();
+  }
+
+  private onNotification(n: CameraNotification): void {
+    switch (n.type) {
+      case 'recording': {
+        const before = this.cameraStatus?.recording ?? 'off';
+        this.cameraStatus = { ...(this.cameraStatus ?? { recording: 'off' }), recording: n.state };
+        if (before !== n.state) this.onRecordingChange(before, n.state);
+        break;
+      }
+      case 'sos':
+        this.event('sos');
+        this.requestImmediateReport('sos');
+        break;
+      case 'tamper':
+        this.event('tamper');
+        break;
+      case 'battery':
+        this.applyStatus({ ...(this.cameraStatus ?? { recording: 'off' }), batteryPct: n.pct, charging: n.charging });
+        break;
+      case 'storage':
+        this.applyStatus({ ...(this.cameraStatus ?? { recording: 'off' }), storageFree: n.free, storageTotal: n.total });
+        break;
+    }
+  }
+
+  /** Writes an event with the last known position; `detail` and `value` as the event needs. */
+  event(name: EventName, detail?: string, value?: number, issuer?: string): void {
+    const timeMs = this.lastFix ? this.lastFix.timeMs + (Date.now() - (this.lastFixSystemMs ?? Date.now())) : Date.now();
+    const body = eventBody(name, timeMs, this.lastFix, detail, value, issuer);
+    this.deps.write([{ deviceId: this.settings.id, kind: 'event', timeMs, payload: encodeBody('Event', body) }]);
+  }
+
+  writeStatus(): void {
+    const body = buildStatusBody({
+      status: this.cameraStatus,
+      identity: this.identity,
+      gnss: this.gnss,
+      lastFixAgeMs: this.lastFixSystemMs === undefined ? undefined : Date.now() - this.lastFixSystemMs,
+      skew: this.skew.snapshot(Date.now()),
+      counters: this.counters(),
+      online: this.gnssConnected || this.controlConnected,
+    });
+    this.deps.write([{ deviceId: this.settings.id, kind: 'status', timeMs: Date.now(), payload: encodeBody('Status', body) }]);
+  }
+}
+
+function prefixed(prefix: string, o: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) out[prefix + k] = v;
+  return out;
+}

@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import { MESSAGE_KINDS, type MessageBuffer, type MessageKind, type StoredMessage } from './buffer/message-buffer.js';
+import type { MqttSession } from './mqtt/mqtt-session.js';
+import { withHeader, type HeaderData } from '../protocol/codec.js';
+import { encodeTrackBatch } from '../protocol/track-codec.js';
+import type { Topics } from '../protocol/topics.js';
+import { decodeFixPayload } from './fix-payload.js';
+import type { AgentMetrics } from './metrics/agent-metrics.js';
+
+export interface PublisherOptions {
+  buffer: MessageBuffer;
+  session: MqttSession;
+  topics: Topics;
+  log: Logger;
+  metrics: AgentMetrics;
+  /** Fixes per historical batch (60 at 1 Hz: one minute per message). */
+  historicalBatchSize: number;
+  /** Historical messages awaiting PUBACK at once: small, so live fixes never queue behind backlog. */
+  historicalWindow: number;
+  /** Devices whose messages may be in the buffer (the configured and discovered ones). */
+  devices: () => Iterable<string>;
+}
+
+/**
+ * Moves messages from the buffer to the broker and deletes them on PUBACK.
+ *
+ * Order after an outage (the complaints of owntracks/android#1031 and #1823):
+ * the newest fix of each device goes out first as a live position, then the
+ * backlog oldest-first as `historical` batches, a few in flight at a time so
+ * that a live fix written meanwhile is sent at once and never waits behind it.
+ * A message whose PUBACK was lost is sent again after the reconnect with the
+ * same sequence number: a duplicate the subscriber can detect, never a loss.
+ */
+export class Publisher {
+  private readonly inFlight = new Set<number>();
+  /** Rows with an id above this were written during the current connection: live. */
+  private liveFloor = 0;
+  private liveCursor = 0;
+  private backlogCursor = 0;
+  private historicalInFlight = 0;
+  private scheduled = false;
+  private draining = false;
+
+  constructor(private readonly o: PublisherOptions) {
+    o.session.on('up', () => this.onUp());
+  }
+
+  /** Something was written to the buffer: publish it soon. */
+  kick(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Track or event rows written and not yet handed to the broker: media waits for them. */
+  get tracksWaiting(): boolean {
+    return this.scheduled || this.draining;
+  }
+
+  get backlogPending(): boolean {
+    return this.backlogCursor < this.liveFloor;
+  }
+
+  private onUp(): void {
+    this.inFlight.clear();
+    this.historicalInFlight = 0;
+    this.liveFloor = this.newestId();
+    this.liveCursor = this.liveFloor;
+    this.backlogCursor = 0;
+    this.sendNewestFixes();
+    this.kick();
+  }
+
+  /** The largest id in the buffer: everything up to it was written before this connection. */
+  private newestId(): number {
+    let max = 0;
+    for (const deviceId of this.o.devices()) {
+      for (const kind of MESSAGE_KINDS) max = Math.max(max, this.o.buffer.newest({ deviceId, kind })?.id ?? 0);
+    }
+    return max;
+  }
+
+  /** The current position of every device first, before any backlog. */
+  private sendNewestFixes(): void {
+    for (const deviceId of this.o.devices()) {
+      const row = this.o.buffer.newest({ deviceId, kind: 'fix' });
+      if (row && row.id <= this.liveFloor && !this.inFlight.has(row.id)) this.sendTrack([row], false);
+    }
+  }
+
+  private drain(): void {
+    if (this.draining || !this.o.session.connected) return;
+    this.draining = true;
+    try {
+      this.drainLive();
+      this.drainBacklog();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainLive(): void {
+    for (;;) {
+      const rows = this.o.buffer.oldest({ limit: 256, afterId: this.liveCursor });
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        this.liveCursor = row.id;
+        if (this.inFlight.has(row.id)) continue;
+        if (row.kind === 'fix') this.sendTrack([row], false);
+        else this.sendOther(row);
+      }
+    }
+  }
+
+  private drainBacklog(): void {
+    const size = this.o.historicalBatchSize;
+    while (this.historicalInFlight < this.o.historicalWindow && this.backlogCursor < this.liveFloor) {
+      const rows = this.o.buffer
+        .oldest({ limit: size * 8, afterId: this.backlogCursor })
+        .filter((r) => r.id <= this.liveFloor);
+      if (rows.length === 0) {
+        this.backlogCursor = this.liveFloor;
+        return;
+      }
+      const byDevice = new Map<string, StoredMessage[]>();
+      let last = this.backlogCursor;
+      for (const row of rows) {
+        last = row.id;
+        if (this.inFlight.has(row.id)) continue;
+        if (row.kind !== 'fix') {
+          this.sendOther(row);
+          continue;
+        }
+        let list = byDevice.get(row.deviceId);
+        if (!list) byDevice.set(row.deviceId, (list = []));
+        list.push(row);
+      }
+      this.backlogCursor = last;
+      for (const list of byDevice.values()) {
+        for (let i = 0; i < list.length; i += size) this.sendTrack(list.slice(i, i + size), true);
+      }
+    }
+  }
+
+  private header(row: StoredMessage): HeaderData {
+    return { deviceId: row.deviceId, seq: row.seq, session: this.o.session.up?.session ?? 0, sentMs: Date.now() };
+  }
+
+  private sendTrack(rows: StoredMessage[], historical: boolean): void {
+    const payload = encodeTrackBatch({
+      header: this.header(rows[0]!),
+      historical,
+      fixes: rows.map((r) => decodeFixPayload(r.payload)),
+      seqs: rows.map((r) => r.seq),
+    });
+    const topic = this.o.topics.device(rows[0]!.deviceId, historical ? 'track/hist' : 'track');
+    this.send(rows, topic, payload, false, historical);
+  }
+
+  private sendOther(row: StoredMessage): void {
+    const channel = CHANNEL[row.kind as Exclude<MessageKind, 'fix'>];
+    const payload = withHeader(this.header(row), row.payload);
+    this.send([row], this.o.topics.device(row.deviceId, channel), payload, row.kind === 'status', false);
+  }
+
+  private send(rows: StoredMessage[], topic: string, payload: Uint8Array, retain: boolean, historical: boolean): void {
+    for (const r of rows) this.inFlight.add(r.id);
+    if (historical) this.historicalInFlight++;
+    const ids = rows.map((r) => r.id);
+    this.o.session.publish(topic, payload, { qos: 1, retain }).then(
+      () => {
+        for (const id of ids) this.inFlight.delete(id);
+        if (historical) this.historicalInFlight--;
+        this.o.buffer.ack(ids);
+        this.o.metrics.messagesOut.inc({ kind: historical ? 'historical' : rows[0]!.kind === 'fix' ? 'track' : rows[0]!.kind });
+        if (historical) this.kick();
+      },
+      (err: unknown) => {
+        // The link dropped before PUBACK: the rows stay in the buffer and go
+        // out again after the reconnect (onUp clears the in-flight set).
+        if (historical) this.historicalInFlight--;
+        this.o.log.debug({ err: String(err), topic }, 'publish not acknowledged, kept for resend');
+      },
+    );
+  }
+}
+
+const CHANNEL: Record<Exclude<MessageKind, 'fix'>, 'event' | 'status' | 'reply'> = {
+  event: 'event',
+  status: 'status',
+  reply: 'reply',
+};

@@ -1,0 +1,47 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import { Topics } from '../../protocol/topics.js';
+import { decodeFleetMessage, type FleetRecord } from '../../console/fleet-decoder.js';
+import { SeqTracker } from '../../console/seq-tracker.js';
+
+/**
+ * A subscriber to the whole fleet, as the platform would be: decodes every
+ * message, keeps them, and accounts sequence numbers per device (retained
+ * copies replayed on resubscribe are not new messages and are left out).
+ */
+export class FleetRecorder {
+  readonly records: Array<FleetRecord & { receivedMs: number }> = [];
+  readonly seqs = new SeqTracker();
+  private constructor(private readonly client: MqttClient) {}
+
+  static async start(url: string, prefix = 'bwc/v1'): Promise<FleetRecorder> {
+    const topics = new Topics(prefix);
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 300, clean: true, resubscribe: true, protocolVersion: 5 });
+    const rec = new FleetRecorder(client);
+    client.on('error', () => {});
+    client.on('message', (topic, payload, packet) => {
+      for (const r of decodeFleetMessage(topics, topic, payload)) {
+        const retainedCopy = packet.retain;
+        if (!retainedCopy && r.device !== undefined && r.seq !== undefined) rec.seqs.add(r.device, r.seq);
+        rec.records.push({ ...r, receivedMs: Date.now(), ...(retainedCopy ? { retainedCopy: true } : {}) });
+      }
+    });
+    await client.subscribeAsync(`${prefix}/#`, { qos: 1 });
+    return rec;
+  }
+
+  fixes(device?: string): Array<FleetRecord & { receivedMs: number }> {
+    return this.records.filter((r) => r.type === 'fix' && (device === undefined || r.device === device));
+  }
+
+  async waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pred()) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync(true);
+  }
+}
