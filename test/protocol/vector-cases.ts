@@ -96,7 +96,7 @@ export const MESSAGE_CASES: MessageCase[] = [
     name: 'reply-position',
     type: 'Reply',
     header: H(1240),
-    body: { commandId: 'cmd-0003', status: 'REPLY_STATUS_DONE', position: POSITION },
+    body: { commandId: 'cmd-0003', status: 'REPLY_STATUS_DONE', position: Buffer.from(encodeBody('Position', POSITION)).toString('base64') },
   },
   {
     name: 'reply-recordings',
