@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { AGENT_VERSION } from '../agent/version.js';
 import { runProgram } from '../agent/cli/cli-kit.js';
 import { registerWatchCommand } from './commands/watch.js';
+import { registerKeysCommands } from './commands/keys.js';
 
 /** `bwc-console`: the supervisor's tooling at the command centre. */
 export function buildConsoleProgram(): Command {
@@ -9,6 +10,7 @@ export function buildConsoleProgram(): Command {
     .description('Command-centre tooling: watch the fleet, generate keys, run spot checks')
     .version(AGENT_VERSION);
   registerWatchCommand(program);
+  registerKeysCommands(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import { registerSimCommand } from './commands/sim.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerAuditCommands } from './commands/audit.js';
 
 /** `bwc-agent`: the technician's CLI and the daemon (see shared CLI contract). */
 export function buildAgentProgram(): Command {
@@ -19,6 +20,7 @@ export function buildAgentProgram(): Command {
   registerConfigCommands(program);
   registerNmeaCommands(program);
   registerTrackCommands(program);
+  registerAuditCommands(program);
   return program;
 }
 
