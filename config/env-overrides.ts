@@ -13,7 +13,8 @@ import { formatPath, isArraySchema, isObjectSchema, schemaFields, type FieldSche
  *   mqtt.tls.rejectUnauthorized← BWC_MQTT__TLS__REJECT_UNAUTHORIZED=false
  * Numbers and booleans (true/false/1/0) are parsed; a list takes a JSON
  * array, or for a list of strings also a comma-separated list
- * (`BWC_MQTT__BROKERS=mqtt://a:1883,mqtt://b:1883`). A variable of the form
+ * (`BWC_MQTT__BROKERS=mqtt://a:1883,mqtt://b:1883`); a top-level list is one
+ * level (`BWC_DEVICES='[{"id":"CAM-1","gnss":"/dev/ttyUSB0"}]'`). A variable of the form
  * BWC_<SECTION>__... that matches no field is refused, so a typo is not
  * silently ignored; other BWC_ variables (without `__`) are not ours.
  */
@@ -47,9 +48,10 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
   const value = structuredClone(raw);
   const applied: EnvApplied[] = [];
   for (const [name, text] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
-    if (!name.startsWith(ENV_PREFIX) || !name.includes('__') || text === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || text === undefined) continue;
     const field = fields.get(name);
     if (!field) {
+      if (!name.includes('__')) continue;
       throw new BwcError('BAD_CONFIG', `environment variable ${name} matches no configuration field (rule: BWC_<SECTION>__<FIELD> in SCREAMING_SNAKE_CASE, e.g. BWC_MQTT__KEEPALIVE_S; see config/README.md)`);
     }
     setPath(value, field.path, parseEnvValue(name, text, field));

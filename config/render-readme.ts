@@ -29,7 +29,8 @@ export function renderConfigReadme(): string {
   lines.push('   in SCREAMING_SNAKE_CASE, levels joined by a double underscore: `mqtt.keepaliveS` ← `BWC_MQTT__KEEPALIVE_S=10`,');
   lines.push('   `agent.id` ← `BWC_AGENT__ID=gw-7`. Numbers and booleans (`true`/`false`/`1`/`0`) are parsed; a list takes a');
   lines.push('   JSON array, and a list of strings also a comma-separated list (`BWC_MQTT__BROKERS=mqtt://a,mqtt://b`).');
-  lines.push('   Fields inside lists (devices, keys) have no variable: use JSON for the whole list. A variable of the form');
+  lines.push('   Fields inside lists (devices, keys) have no variable of their own: set the whole list as JSON');
+  lines.push('   (`BWC_DEVICES=\'[{"id":"CAM-1","gnss":"/dev/ttyUSB0"}]\'`). A variable of the form');
   lines.push('   `BWC_<SECTION>__…` that names no field is refused, so a typo is not silently ignored.');
   lines.push('3. **Defaults** fill every key left out (the tables below).');
   lines.push('4. **Validation** against the schema: every problem is reported with its path and reason, e.g.');
