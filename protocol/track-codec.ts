@@ -151,7 +151,8 @@ function checkFix(f: Fix, i: number): void {
   if (f.mode !== 2 && f.mode !== 3) throw bad(`mode must be 2 or 3, got ${f.mode}`);
   if (f.alt !== undefined && !(Math.abs(f.alt) <= 1e6)) throw bad(`alt must be a number of metres within ±1,000 km, got ${f.alt}`);
   if (f.speed !== undefined && !(f.speed >= 0 && f.speed <= 1e5)) throw bad(`speed must be in [0, 100000] m/s, got ${f.speed}`);
-  if (f.course !== undefined && !(f.course >= 0 && f.course < 360)) throw bad(`course must be in [0, 360), got ${f.course}`);
+  // 360 (some receivers print it) is north as 0 is: the course column is modular anyway.
+  if (f.course !== undefined && !(f.course >= 0 && f.course <= 360)) throw bad(`course must be in [0, 360], got ${f.course}`);
   if (f.hdop !== undefined && !(f.hdop >= 0 && f.hdop <= 1e4)) throw bad(`hdop must be in [0, 10000], got ${f.hdop}`);
   if (f.sats !== undefined && !(Number.isInteger(f.sats) && f.sats >= 0 && f.sats <= 1000)) throw bad(`sats must be an integer from 0 to 1000, got ${f.sats}`);
 }

@@ -118,7 +118,8 @@ t.test('bad fixes are refused with the fix named', async (t) => {
     [{ ...ok, timeMs: 1.5 }, /fix 1: timeMs/],
     [{ ...ok, timeMs: -1 }, /fix 1: timeMs/],
     [{ ...ok, mode: 1 }, /fix 1: mode/],
-    [{ ...ok, course: 360 }, /fix 1: course/],
+    [{ ...ok, course: 360.5 }, /fix 1: course/],
+    [{ ...ok, course: -0.1 }, /fix 1: course/],
     [{ ...ok, speed: -1 }, /fix 1: speed/],
     [{ ...ok, alt: Number.POSITIVE_INFINITY }, /fix 1: alt/],
     [{ ...ok, sats: 3.5 }, /fix 1: sats/],
@@ -132,6 +133,12 @@ t.test('bad fixes are refused with the fix named', async (t) => {
   } catch (err) {
     t.ok(isBwcError(err, 'BAD_FIX'), 'a BwcError with code BAD_FIX');
   }
+});
+
+t.test('a course of 360 (some receivers print it) is north', async (t) => {
+  const f = { timeMs: 1795572000000, lat: 30, lon: 121, mode: 3 as const, course: 360 };
+  const out = decodeTrackBatch(encodeTrackBatch({ header: { deviceId: 'BWC-1', seq: 1, session: 0, sentMs: f.timeMs }, historical: false, fixes: [f, { ...f, timeMs: f.timeMs + 1000 }], seqs: [1, 2] }));
+  t.same(out.fixes.map((x) => x.course), [0, 0]);
 });
 
 t.test('every truncation of a batch is refused with BAD_MESSAGE and a byte offset', async (t) => {
