@@ -149,7 +149,7 @@ export class SqliteMessageBuffer implements MessageBuffer {
 
   ack(ids: number[]): void {
     this.checkOpen();
-    if (ids.length === 0) return;
+    if (ids.length === 0 && this.ackLater.size === 0) return;
     const gone = new Set(ids);
     this.overflow = this.overflow.filter((m) => !gone.has(m.id));
     try {
