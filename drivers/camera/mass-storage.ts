@@ -128,7 +128,7 @@ export class MassStorageFootage implements FootageSource {
     return this.readFile(m.path, offset, length);
   }
 
-  /** Up to `length` bytes from `offset` of a file under the footage folder. */
+  /** Up to `length` bytes from `offset` of a file under the footage folder; empty past the end. */
   async readFile(relPath: string, offset: number, length: number): Promise<Buffer> {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new BwcError('FOOTAGE_BAD_RANGE', `offset must be a non-negative integer, got ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0 || length > 64 * 1024 * 1024) throw new BwcError('FOOTAGE_BAD_RANGE', `length must be an integer in 0..67108864, got ${length}`);
@@ -136,8 +136,8 @@ export class MassStorageFootage implements FootageSource {
     const fh = await open(real, 'r');
     try {
       const size = (await fh.stat()).size;
-      if (offset > size) throw new BwcError('FOOTAGE_BAD_RANGE', `offset ${offset} is past the end of ${relPath} (${size} bytes)`);
-      const n = Math.min(length, size - offset);
+      // Past the end reads nothing, like read(2): a reader learns the end from a short read.
+      const n = Math.max(0, Math.min(length, size - offset));
       const buf = Buffer.alloc(n);
       let got = 0;
       while (got < n) {

@@ -25,6 +25,14 @@ export interface ReferenceCameraOptions {
 
 /** Refuse to buffer absurd clip reads in memory; callers read in chunks. */
 const MAX_READ_CLIP_TOTAL = 64 * 1024 * 1024;
+/**
+ * One clip read at a time. Several in flight would overlap round trips, but
+ * serialport 13 on Linux stalls a writer that is waiting for the port to
+ * drain when a read wakes on the same port (seen on ptys with 4 reads of
+ * 256 KiB in flight: the camera's write queue never drained). Sequential
+ * reads still move about 10 MB/s over a pty.
+ */
+const CLIP_READS_IN_FLIGHT = 1;
 
 /**
  * The driver of the reference camera protocol (README.md) over any byte
@@ -190,22 +198,36 @@ class ReferenceCameraDriver implements CameraDriver {
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_READ_CLIP_TOTAL) {
       throw new BwcError('CAMERA_BAD_ARGUMENT', `clip length must be an integer in 0..${MAX_READ_CLIP_TOTAL}, got ${length}`);
     }
-    const parts: Buffer[] = [];
-    let done = 0;
-    // The protocol bounds one read; longer ranges are several requests.
-    do {
-      const want = Math.min(MAX_CLIP_READ, length - done);
-      const w = new TlvWriter().str(Tag.ID, id).i64(Tag.OFFSET, offset + done).u32(Tag.LENGTH, want);
+    // The protocol bounds one read; a longer range is several requests.
+    const chunks: { offset: number; want: number }[] = [];
+    for (let at = 0; at < length; at += MAX_CLIP_READ) chunks.push({ offset: offset + at, want: Math.min(MAX_CLIP_READ, length - at) });
+    if (chunks.length === 0) chunks.push({ offset, want: 0 });
+    const readChunk = async (c: { offset: number; want: number }): Promise<Buffer> => {
+      const w = new TlvWriter().str(Tag.ID, id).i64(Tag.OFFSET, c.offset).u32(Tag.LENGTH, c.want);
       const r = await this.request(Msg.READ_CLIP, w);
-      const data = this.parse(() => {
+      return this.parse(() => {
         const d = r.bytes(Tag.DATA, 'data');
-        if (d.length > want) throw r.bad(`the camera sent ${d.length} bytes for a read of ${want}`);
-        return d;
+        if (d.length > c.want) throw r.bad(`the camera sent ${d.length} bytes for a read of ${c.want}`);
+        return Buffer.from(d);
       });
-      parts.push(Buffer.from(data));
-      done += data.length;
-      if (data.length < want) break; // end of the recording
-    } while (done < length);
+    };
+    const parts: Buffer[] = [];
+    const inFlight: Promise<Buffer>[] = [];
+    let next = 0;
+    while (next < chunks.length || inFlight.length > 0) {
+      while (next < chunks.length && inFlight.length < CLIP_READS_IN_FLIGHT) {
+        const p = readChunk(chunks[next++]!);
+        p.catch(() => {}); // awaited below, in order
+        inFlight.push(p);
+      }
+      const data = await inFlight.shift()!;
+      parts.push(data);
+      if (data.length < chunks[parts.length - 1]!.want) {
+        // The end of the recording: later chunks can only be empty.
+        await Promise.allSettled(inFlight);
+        break;
+      }
+    }
     return Buffer.concat(parts);
   }
 

@@ -312,6 +312,8 @@ export class SimCamera {
         const live = { timer: setInterval(() => this.sendLiveFrame(), 1000 / fps), quality, index: 0 };
         live.timer.unref();
         this.live = live;
+        // The first frame right after the answer, not one period later.
+        setImmediate(() => this.sendLiveFrame());
         return;
       }
       case Msg.LIVE_STOP:

@@ -154,6 +154,7 @@ export function cameraDriverContract(name: string, make: (t: Tap) => Promise<Cam
     t.same(part, whole.subarray(10, 110), 'a range is the same bytes');
     const tail = await h.driver.readClip(rec.id, rec.size - 5, 100);
     t.same(tail, whole.subarray(rec.size - 5), 'a read past the end is cut at the end');
+    t.equal((await h.driver.readClip(rec.id, rec.size + 10, 100)).length, 0, 'a read starting past the end is empty');
     t.equal((await h.driver.listRecordings({ fromMs: rec.endMs + 1 })).some((r) => r.id === rec.id), false, 'fromMs after the end excludes it');
     t.equal((await h.driver.listRecordings({ toMs: rec.startMs - 1 })).some((r) => r.id === rec.id), false, 'toMs before the start excludes it');
     t.equal((await h.driver.listRecordings({ fromMs: rec.startMs, toMs: rec.endMs })).some((r) => r.id === rec.id), true, 'its own span includes it');

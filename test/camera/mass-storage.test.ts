@@ -64,7 +64,7 @@ t.test('nothing reaches outside the footage folder', async (t) => {
   t.ok(fs.counters.refusedPaths >= 7, `refused paths counted: ${fs.counters.refusedPaths}`);
   t.same((await fs.readFile('DCIM/100MEDIA/REC_0001.mjpeg', 0, 3)).length, 3, 'a path inside works');
   await t.rejects(fs.readClip('REC_0001', -1, 10), { code: 'FOOTAGE_BAD_RANGE' });
-  await t.rejects(fs.readClip('REC_0001', 999_999, 10), { code: 'FOOTAGE_BAD_RANGE' }, 'offset past the end');
+  t.equal((await fs.readClip('REC_0001', 999_999, 10)).length, 0, 'past the end reads nothing');
   await t.rejects(fs.readClip('NOPE', 0, 10), { code: 'FOOTAGE_NOT_FOUND' });
   await t.rejects(MassStorageFootage.open(join(root, 'missing')), { code: 'FOOTAGE_NOT_FOUND' });
 });
