@@ -7,6 +7,7 @@ import { isGnssFault, type GnssFault } from './faults/gnss-faults.js';
 import { findScenario, type Scenario } from './faults/scenarios.js';
 import { GnssFeed, type EmittedCount } from './gnss/gnss-feed.js';
 import { YUYAO } from './gnss/patrol.js';
+import { BaudGatedEndpoint } from './gnss/baud-gate.js';
 import { PtyEndpoint, TcpEndpoint, type PortEndpoint } from './gnss/port-endpoint.js';
 import { loadCapture, type ReplayEpoch } from './gnss/replay.js';
 
@@ -28,6 +29,11 @@ export interface SimOptions {
   scenario?: string;
   /** Where the pty symlinks go (stable across unplug/replug). Default: a fresh temp folder, removed on stop. */
   portDir?: string;
+  /**
+   * The receivers' UART rate (pty only). When set, a host that opens the GNSS
+   * port at another rate reads garbage, as on a real UART; unset, any rate works.
+   */
+  baud?: number;
 }
 
 export interface SimCameraPorts {
@@ -111,6 +117,8 @@ export class Simulator {
     const transport = opts.transport ?? 'pty';
     if (transport !== 'pty' && transport !== 'tcp') throw new BwcError('BAD_SIM_OPTIONS', `transport must be "pty" or "tcp", got ${JSON.stringify(transport)}`);
     if (opts.centre && !(Math.abs(opts.centre.lat) < 85 && Math.abs(opts.centre.lon) <= 180)) throw new BwcError('BAD_SIM_OPTIONS', `centre must be a latitude within ±85 and a longitude within ±180, got ${JSON.stringify(opts.centre)}`);
+    if (opts.baud !== undefined && !(Number.isInteger(opts.baud) && opts.baud > 0)) throw new BwcError('BAD_SIM_OPTIONS', `baud must be a positive integer, got ${JSON.stringify(opts.baud)}`);
+    if (opts.baud !== undefined && (opts.transport ?? 'pty') !== 'pty') throw new BwcError('BAD_SIM_OPTIONS', 'baud applies to pseudo-terminal ports only, not to TCP');
     const idPrefix = opts.idPrefix ?? 'BWC-';
     if (!/^[A-Za-z0-9_.-]{0,32}$/.test(idPrefix)) throw new BwcError('BAD_SIM_OPTIONS', `idPrefix may hold only letters, digits, "_", "." and "-" (at most 32), got ${JSON.stringify(idPrefix)}`);
     this.scenario = findScenario(opts.scenario ?? 'patrol');
@@ -148,7 +156,7 @@ export class Simulator {
     try {
       for (const [i, device] of this.devices.entries()) {
         const seed = this.opts.seed * 1009 + i;
-        const gnss = this.endpoint(device, 'gnss');
+        const gnss = this.opts.baud ? new BaudGatedEndpoint(this.endpoint(device, 'gnss'), this.opts.baud, seed) : this.endpoint(device, 'gnss');
         const control = this.endpoint(device, 'control');
         const feed = new GnssFeed(
           gnss,

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { BwcError } from '../../protocol/errors.js';
 import { CloseSignal, classifyError, errorText, type Transport } from './transport.js';
@@ -5,7 +6,7 @@ import { CloseSignal, classifyError, errorText, type Transport } from './transpo
 /** Opens a serial device (or a pseudo-terminal) at a fixed rate, 8N1. */
 export async function openSerialTransport(path: string, baudRate: number, openTimeoutMs: number): Promise<Transport> {
   const port = await openSerialPort(path, baudRate, openTimeoutMs);
-  return new SerialTransport(port, `${path} @ ${baudRate}`);
+  return new SerialTransport(port, path, `${path} @ ${baudRate}`);
 }
 
 /** Opens a SerialPort or throws a BwcError that says what to check. */
@@ -48,11 +49,31 @@ function openError(path: string, err: Error): BwcError {
   return new BwcError('PORT_OPEN_FAILED', `cannot open serial port ${path}: ${text}`, { cause: err });
 }
 
+/** How often the device node is checked for a pull (see SerialTransport). */
+const PRESENCE_CHECK_MS = 500;
+
 class SerialTransport implements Transport {
   private readonly signal = new CloseSignal();
   private closingByUs = false;
+  private readonly presence: NodeJS.Timeout | undefined;
 
-  constructor(private readonly port: SerialPort, readonly description: string) {
+  constructor(private readonly port: SerialPort, path: string, readonly description: string) {
+    // A hung-up tty reads as end-of-file, which @serialport/bindings-cpp retries
+    // forever instead of reporting (it only notices when its poller sees the
+    // hangup). So watch the device node too: a pulled USB adapter (or an
+    // unplugged pty pair) removes it, and a replug makes a different device.
+    const device = deviceOf(path);
+    if (device) {
+      this.presence = setInterval(() => {
+        const now = deviceOf(path);
+        if (now && now.rdev === device.rdev && now.ino === device.ino) return;
+        this.vanished = true;
+        if (port.isOpen) port.close(() => {});
+        else this.signal.fire(`device disconnected: ${path} is gone`);
+      }, PRESENCE_CHECK_MS);
+      this.presence.unref();
+    }
+    this.signal.on(() => clearInterval(this.presence));
     port.on('error', (err: Error) => {
       if (classifyError(err) === 'canceled') return;
       // A port that failed stays failed: close it and let the manager open a new one.
@@ -62,6 +83,7 @@ class SerialTransport implements Transport {
     });
     port.on('close', (err?: Error & { disconnected?: boolean }) => {
       if (this.closingByUs) this.signal.fire('closed by agent');
+      else if (this.vanished) this.signal.fire(`device disconnected: ${path} is gone`);
       else if (err?.disconnected) this.signal.fire(`device disconnected: ${errorText(err)}`);
       else if (this.lastError) this.signal.fire(`serial port error: ${errorText(this.lastError)}`);
       else this.signal.fire('serial port closed');
@@ -69,6 +91,7 @@ class SerialTransport implements Transport {
   }
 
   private lastError: Error | undefined;
+  private vanished = false;
 
   get stream(): SerialPort {
     return this.port;
@@ -95,5 +118,14 @@ class SerialTransport implements Transport {
         resolve();
       });
     });
+  }
+}
+
+function deviceOf(path: string): { rdev: number; ino: number } | undefined {
+  try {
+    const st = statSync(path);
+    return { rdev: st.rdev, ino: st.ino };
+  } catch {
+    return undefined;
   }
 }

@@ -58,8 +58,10 @@ export class PtyEndpoint implements PortEndpoint {
     const pair = this.pair, port = this.port;
     this.pair = undefined;
     this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    // socat first: closing a tty that still has output queued blocks in close()
+    // (the kernel waits for it to drain) and would hold a libuv thread for up to 30 s.
     await pair?.close();
+    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
   }
 
   write(data: string | Buffer, done?: () => void): boolean {

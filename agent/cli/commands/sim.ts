@@ -16,6 +16,7 @@ interface SimCliOptions {
   portDir?: string;
   centre?: { lat: number; lon: number };
   idPrefix: string;
+  baud?: number;
 }
 
 function rateOption(value: string): number {
@@ -53,6 +54,7 @@ export function registerSimCommand(program: Command): void {
     .option('--port-dir <dir>', 'where the pseudo-terminal links go (default: a temp folder)')
     .option('--centre <lat,lon>', 'centre of the street grid (default Yuyao, 30.04,121.15)', centreOption)
     .option('--id-prefix <prefix>', 'device ids are this plus 4 digits', 'BWC-')
+    .option('--baud <rate>', 'receivers send at this UART rate: a host opening the pty at another rate reads garbage (for baud detection)', intOption('--baud', 50, 4_000_000))
     .addHelpText(
       'after',
       `
@@ -61,7 +63,7 @@ ${scenarioHelp()}
 
 Each camera has a GNSS port (NMEA 0183 4.10: GNRMC, GNGGA, GNGSA per system,
 GPGSV/GLGSV/BDGSV, GNVTG, GNZDA) and a control port (the reference camera
-protocol). Open the GNSS port at any baud rate, e.g.:
+protocol). Open the GNSS port at any baud rate (unless --baud), e.g.:
   bwc-agent sim --cameras 2 --json
   bwc-agent nmea decode /tmp/bwc-sim-XXXX/BWC-0001-gnss --jsonl`,
     )
@@ -78,6 +80,7 @@ protocol). Open the GNSS port at any baud rate, e.g.:
         portDir: opts.portDir,
         centre: opts.centre,
         idPrefix: opts.idPrefix,
+        baud: opts.baud,
       });
       // Stop on a signal even while still starting: no socat may outlive us.
       let stopRequested!: () => void;
