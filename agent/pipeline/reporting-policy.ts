@@ -9,9 +9,9 @@ export interface ReportingOptions {
   movingIntervalS: number;
   /** heartbeat interval while stationary, seconds (default 60) */
   stationaryIntervalS: number;
-  /** report when this far from the last reported position, metres */
+  /** report when this far from the last reported position, metres (0: off) */
   distanceM: number;
-  /** report when the course turned this much since the last report, degrees */
+  /** report when the course turned this much since the last report, degrees (0: off) */
   headingChangeDeg: number;
   /** below this speed the wearer is stationary, m/s */
   stationarySpeedMps: number;
@@ -69,7 +69,12 @@ export class ReportingPolicy {
 
   constructor(opts: ReportingOptions) {
     const o: Required<ReportingOptions> = { minIntervalS: Math.min(1, opts.recordingIntervalS), ...opts };
-    const positive = ['recordingIntervalS', 'movingIntervalS', 'stationaryIntervalS', 'distanceM', 'headingChangeDeg', 'minIntervalS'] as const;
+    const positive = ['recordingIntervalS', 'movingIntervalS', 'stationaryIntervalS', 'minIntervalS'] as const;
+    for (const k of ['distanceM', 'headingChangeDeg'] as const) {
+      if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] < 0) {
+        throw new BwcError('BAD_REPORTING_OPTIONS', `reporting policy: ${k} must be 0 (off) or a positive number, got ${String(o[k])}`);
+      }
+    }
     for (const k of positive) {
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] <= 0) {
         throw new BwcError('BAD_REPORTING_OPTIONS', `reporting policy: ${k} must be a positive number, got ${String(o[k])}`);
@@ -167,10 +172,10 @@ export class ReportingPolicy {
     const sinceMs = fix.timeMs - last.timeMs;
     if (sinceMs + INTERVAL_SLACK_MS >= this.intervalMsAt(fix.timeMs, recording)) return 'interval';
     if (sinceMs + INTERVAL_SLACK_MS < this.opts.minIntervalS * 1000) return null;
-    if (haversineM(last, fix) >= this.opts.distanceM) return 'distance';
+    if (this.opts.distanceM > 0 && haversineM(last, fix) >= this.opts.distanceM) return 'distance';
     // Course means nothing at a standstill: a stationary receiver's course
     // swings at random, so turns count only while moving.
-    if (!this.stationary && fix.course !== undefined && last.course !== undefined &&
+    if (this.opts.headingChangeDeg > 0 && !this.stationary && fix.course !== undefined && last.course !== undefined &&
         headingDiffDeg(fix.course, last.course) >= this.opts.headingChangeDeg) return 'heading';
     return null;
   }
