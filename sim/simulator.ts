@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BwcError } from '../protocol/errors.js';
+import type { Fix } from '../protocol/fix.js';
+import { SimCamera } from './camera/sim-camera.js';
 import { isGnssFault, type GnssFault } from './faults/gnss-faults.js';
 import { findScenario, type Scenario } from './faults/scenarios.js';
 import { GnssFeed, type EmittedCount } from './gnss/gnss-feed.js';
@@ -47,6 +49,8 @@ export interface SimCameraPorts {
 export interface ControlServer {
   serve(stream: Duplex): void;
   stop?(): void | Promise<void>;
+  /** The camera's own GNSS position, drawn on its frames: the one link from the GNSS side. */
+  setPosition?(fix: Fix): void;
 }
 export interface SimIdentity {
   serial: string;
@@ -149,7 +153,7 @@ export class Simulator {
       this.footageRoot = mkdtempSync(join(tmpdir(), 'bwc-sim-footage-'));
       this.ownFootage = true;
     }
-    const factory = this.controlFactory ?? (await defaultControlFactory());
+    const factory: ControlServerFactory | undefined = this.controlFactory ?? (await defaultControlFactory());
 
     const centre = this.opts.centre ?? YUYAO;
     const ports: SimCameraPorts[] = [];
@@ -171,6 +175,7 @@ export class Simulator {
           slot.server = await factory({ deviceId: device, identity: simIdentity(i), footageDir, seed });
           control.onStream((s) => slot.server!.serve(s));
         }
+        feed.onFix = (fix) => slot.server?.setPosition?.(fix);
         await Promise.all([gnss.plug(), control.plug()]);
         feed.start();
         ports.push({ device, port: gnss.address, control: control.address });
@@ -257,19 +262,7 @@ export class Simulator {
   }
 }
 
-/**
- * The simulated camera of sim/camera, loaded when it is there; without it
- * the control port stays open and silent.
- */
-async function defaultControlFactory(): Promise<ControlServerFactory | undefined> {
-  const url = new URL('./camera/sim-camera.js', import.meta.url).href;
-  let mod: { SimCamera?: new (o: { deviceId: string; identity: SimIdentity; footageDir: string; seed: number }) => ControlServer };
-  try {
-    mod = (await import(url)) as typeof mod;
-  } catch {
-    return undefined;
-  }
-  const SimCamera = mod.SimCamera;
-  if (!SimCamera) return undefined;
+/** The simulated camera of sim/camera serves the control port. */
+async function defaultControlFactory(): Promise<ControlServerFactory> {
   return (c) => new SimCamera(c);
 }

@@ -34,6 +34,8 @@ export type GnssFeedSource =
 export class GnssFeed {
   readonly faults: GnssLineFaults;
   readonly emitted: EmittedCount = { fixes: 0 };
+  /** Each simulated fix as the receiver computes it (the camera draws it on its frames). */
+  onFix: ((fix: Fix) => void) | undefined;
   /** Epochs not written because the port was unplugged or backed up. */
   dropped = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -141,6 +143,7 @@ export class GnssFeed {
     const fix: Fix = this.patrolInstance!.next();
     const timeMs = fix.timeMs + this.faults.clockOffsetMs(now);
     const valid = !this.faults.has('no-fix');
+    if (valid) this.onFix?.({ ...fix, timeMs });
     return { text: this.writer!.epochText(timeMs, valid ? { ...fix, timeMs } : undefined), fixTimeMs: valid ? timeMs : undefined };
   }
 
