@@ -22,6 +22,8 @@ import { ReplayStore } from './commands/replay-store.js';
 import { RateLimiter } from './commands/rate-limiter.js';
 import { AuditLog } from './audit/audit-log.js';
 import { MediaSender } from './media/media-sender.js';
+import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
+import { checkTopicId } from '../protocol/topics.js';
 
 type Config = LoadedConfig['config'];
 
@@ -41,6 +43,9 @@ export class Agent {
   private readonly replays: ReplayStore;
   private readonly audit: AuditLog;
   private http: { port: number; close(): Promise<void> } | undefined;
+  private usb: UsbWatcher | undefined;
+  /** Discovered devices by USB serial (or port path), with the ports they use. */
+  private readonly discovered = new Map<string, { deviceId: string; ports: Set<string> }>();
   private stopped = false;
 
   private constructor(
@@ -148,6 +153,7 @@ export class Agent {
     const cfg = loaded.config;
     for (const d of cfg.devices) agent.addDevice({ id: d.id, gnss: d.gnss, baud: d.baud, control: d.control, profile: d.profile });
     agent.session.start();
+    if (cfg.discovery.enabled) agent.startDiscovery();
     if (cfg.http?.enabled) {
       agent.http = await startHttpServer({
         host: cfg.http.host,
@@ -186,6 +192,68 @@ export class Agent {
     return runtime;
   }
 
+  /**
+   * USB discovery: a matching camera plugged in later runs within about a
+   * poll period. Its ports are grouped by USB serial number: interface 00
+   * carries NMEA, another interface of the same device the control channel.
+   * Configured devices keep their ports; discovery never takes those.
+   */
+  startDiscovery(sysRoot?: string, devRoot?: string): void {
+    const cfg = this.loaded.config;
+    const configuredPorts = new Set(cfg.devices.flatMap((d) => [d.gnss, d.control].filter((p): p is string => !!p)));
+    this.usb = new UsbWatcher({ sysRoot, devRoot, intervalMs: cfg.discovery.pollMs, match: cfg.discovery.usb });
+    this.usb.on('added', (tty) => {
+      if (configuredPorts.has(tty.path) || (tty.byId && configuredPorts.has(tty.byId))) return;
+      void this.onUsbAdded(tty);
+    });
+    this.usb.on('removed', (tty) => void this.onUsbRemoved(tty));
+    this.usb.start();
+  }
+
+  private usbKey(tty: UsbTty): string {
+    return tty.serial ? `${tty.vendorId}:${tty.productId}:${tty.serial}` : tty.path;
+  }
+
+  private async onUsbAdded(tty: UsbTty): Promise<void> {
+    const key = this.usbKey(tty);
+    const model = this.loaded.config.discovery.usb.find((m) => m.vendorId.toLowerCase() === tty.vendorId && (!m.productId || m.productId.toLowerCase() === tty.productId));
+    const entry = this.discovered.get(key) ?? { deviceId: discoveredId(tty), ports: new Set<string>() };
+    entry.ports.add(tty.path);
+    this.discovered.set(key, entry);
+    const port = tty.byId ?? tty.path;
+    const existing = this.devices.get(entry.deviceId);
+    const isGnss = tty.interface === undefined || tty.interface === '00';
+    const settings: DeviceSettings = {
+      id: entry.deviceId,
+      gnss: isGnss ? port : existing?.settings.gnss,
+      control: isGnss ? existing?.settings.control : port,
+      baud: 'auto',
+      profile: model?.profile ?? 'foot',
+    };
+    if (existing) {
+      await existing.stop();
+      this.devices.delete(entry.deviceId);
+    }
+    this.log.info({ device: entry.deviceId, port, vendorId: tty.vendorId, productId: tty.productId, serial: tty.serial }, 'camera discovered on USB');
+    this.addDevice(settings);
+  }
+
+  private async onUsbRemoved(tty: UsbTty): Promise<void> {
+    const key = this.usbKey(tty);
+    const entry = this.discovered.get(key);
+    if (!entry) return;
+    entry.ports.delete(tty.path);
+    if (entry.ports.size > 0) return;
+    this.discovered.delete(key);
+    const runtime = this.devices.get(entry.deviceId);
+    if (!runtime) return;
+    this.log.info({ device: entry.deviceId, port: tty.path }, 'camera removed from USB');
+    runtime.event('camera_disconnected', tty.path);
+    await runtime.stop();
+    this.devices.delete(entry.deviceId);
+    this.metrics.removeDevice(entry.deviceId);
+  }
+
   /** Buffer first, then publish: nothing reaches the broker that is not on disk. */
   write(msgs: NewMessage[]): void {
     const stored = this.buffer.append(msgs);
@@ -222,6 +290,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     this.commands.stopAll();
+    this.usb?.stop();
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
     const up = this.session.up;
     await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
@@ -230,4 +299,10 @@ export class Agent {
     this.replays.close();
     this.audit.close();
   }
+}
+
+/** A topic-safe device id for a discovered camera: its USB serial number when it has one. */
+function discoveredId(tty: UsbTty): string {
+  const raw = tty.serial ? `USB-${tty.serial}` : `USB-${tty.vendorId}-${tty.productId}-${tty.path.split('/').pop()}`;
+  return checkTopicId('device', raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64));
 }
