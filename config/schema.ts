@@ -16,11 +16,10 @@ function PortSpec(description: string) {
 }
 
 const Reconnect = (what: string, minMs: number, maxMs: number) =>
-  Section(`Reconnect backoff of ${what}: exponential from minMs to maxMs, each delay spread by ±jitter.`, {
-    minMs: Int('First delay after a failure, milliseconds.', 10, 3_600_000, minMs),
+  Section(`Reconnect backoff of ${what}: the ceiling grows exponentially from minMs to maxMs and each delay is drawn at random under it (full jitter), so a fleet does not reconnect in step.`, {
+    minMs: Int('First delay ceiling after a failure, and the shortest delay, milliseconds.', 10, 3_600_000, minMs),
     maxMs: Int('Longest delay between attempts, milliseconds.', 100, 3_600_000, maxMs),
-    factor: Num('Each failed attempt multiplies the delay by this.', 1, 10, 2),
-    jitter: Num('Random spread of each delay, as a fraction (0.2 = ±20%), so a fleet does not reconnect in step.', 0, 1, 0.2),
+    factor: Num('Each failed attempt multiplies the ceiling by this.', 1, 10, 2),
   });
 
 export const AgentSection = Section('Who this agent is and where it keeps its state.', {

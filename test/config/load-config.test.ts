@@ -38,7 +38,7 @@ t.test('defaults fill what is left out, derived ones included', async (t) => {
   t.equal(c.mqtt.topicPrefix, 'bwc/v1');
   t.equal(c.mqtt.protocolVersion, 5);
   t.equal(c.mqtt.keepaliveS, 30);
-  t.same(c.mqtt.reconnect, { minMs: 1000, maxMs: 60000, factor: 2, jitter: 0.2 });
+  t.same(c.mqtt.reconnect, { minMs: 1000, maxMs: 60000, factor: 2 });
   t.equal(c.mqtt.clientId, 'bwc-agent-gw-1');
   t.equal(c.mqtt.tls, undefined);
   t.equal(c.buffer.path, '/var/lib/bwc/buffer.db');
