@@ -22,6 +22,7 @@ import { ReplayStore } from './commands/replay-store.js';
 import { RateLimiter } from './commands/rate-limiter.js';
 import { AuditLog } from './audit/audit-log.js';
 import { MediaSender } from './media/media-sender.js';
+import { FootageAccess } from './media/footage-access.js';
 import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
 import { checkTopicId } from '../protocol/topics.js';
 
@@ -127,6 +128,7 @@ export class Agent {
       device: (id) => this.devices.get(id),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
       liveFeed: cfg.liveFeed,
+      footage: new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' })),
       log: log.child({ component: 'commands' }),
     });
     this.session.on('message', (topic: string, payload: Buffer) => {

@@ -7,6 +7,9 @@ import type { DeviceRuntime } from '../device-runtime.js';
 import type { MediaSender } from '../media/media-sender.js';
 import type { RecordingInfo } from '../../drivers/camera/camera-driver.js';
 import { positionOf } from '../device-messages.js';
+import { describeArgs } from './command-args.js';
+import { BlockReader } from '../media/block-reader.js';
+import type { FootageAccess } from '../media/footage-access.js';
 
 export type ReplyStatus = 'ACCEPTED' | 'REJECTED' | 'DONE' | 'FAILED' | 'PROGRESS';
 
@@ -18,8 +21,13 @@ export interface CommandHandlerOptions {
   /** Writes a Reply body for a device to the buffer (it goes out like every message). */
   writeReply: (deviceId: string, body: Record<string, unknown>) => void;
   liveFeed: { onlyWhileRecording: boolean; viewerKeepaliveS: number };
+  /** Where recordings are read from (a mounted footage folder first, else the camera). */
+  footage: FootageAccess;
   log: Logger;
 }
+
+/** Live frames waiting to be published at once: beyond this a slow link drops frames instead of queueing them. */
+const LIVE_QUEUE_FRAMES = 3;
 
 interface RunningJob {
   command: VerifiedCommand;
@@ -52,14 +60,22 @@ export class CommandHandler {
       return;
     }
     const c = verdict.command;
-    this.o.audit.append({ time, device: deviceId, commandId: c.commandId, issuer: c.issuer, kind: c.kind, outcome: 'accepted' });
-    this.o.log.info({ device: deviceId, command: c.commandId, kind: c.kind, issuer: c.issuer }, 'command accepted');
+    const detail = describeArgs(c.kind, c.args);
+    this.o.audit.append({ time, device: deviceId, commandId: c.commandId, issuer: c.issuer, kind: c.kind, outcome: 'accepted', detail });
+    this.o.log.info({ device: deviceId, command: c.commandId, kind: c.kind, issuer: c.issuer, detail }, 'command accepted');
     this.reply(deviceId, c.commandId, 'ACCEPTED');
-    void this.run(c).catch((err: unknown) => {
-      const reason = isBwcError(err, 'CANCELLED') ? 'REASON_CANCELLED' : isBwcError(err, 'NOT_FOUND') ? 'REASON_NOT_FOUND' : isBwcError(err, 'NOT_RECORDING') ? 'REASON_NOT_RECORDING' : isBwcError(err, 'DEVICE_OFFLINE') ? 'REASON_DEVICE_OFFLINE' : isBwcError(err, 'BAD_REQUEST') || isBwcError(err, 'BAD_OFFSET') ? 'REASON_BAD_REQUEST' : 'REASON_CAMERA_ERROR';
-      this.o.log.warn({ device: deviceId, command: c.commandId, err: describeError(err) }, 'command failed');
-      this.reply(deviceId, c.commandId, 'FAILED', reason, describeError(err));
-    });
+    void this.run(c).then(
+      (outcome) => {
+        // Media commands leave a second entry: what was actually sent.
+        if (outcome) this.o.audit.append({ time: new Date().toISOString(), device: deviceId, commandId: c.commandId, issuer: c.issuer, kind: c.kind, outcome: 'done', detail: outcome });
+      },
+      (err: unknown) => {
+        const reason = reasonFor(err);
+        this.o.log.warn({ device: deviceId, command: c.commandId, err: describeError(err) }, 'command failed');
+        if (MEDIA_KINDS.has(c.kind)) this.o.audit.append({ time: new Date().toISOString(), device: deviceId, commandId: c.commandId, issuer: c.issuer, kind: c.kind, outcome: 'failed', reason, detail: describeError(err) });
+        this.reply(deviceId, c.commandId, 'FAILED', reason, describeError(err));
+      },
+    );
   }
 
   /** Stops every running job (agent shutdown). */
@@ -83,7 +99,8 @@ export class CommandHandler {
     return cam;
   }
 
-  private async run(c: VerifiedCommand): Promise<void> {
+  /** Runs a command; media commands resolve with a line for the audit log. */
+  private async run(c: VerifiedCommand): Promise<string | void> {
     const done = (result: Record<string, unknown> = {}, reason = '') => this.reply(c.deviceId, c.commandId, 'DONE', 'REASON_NONE', reason, result);
     switch (c.kind) {
       case 'positionQuery': {
@@ -108,26 +125,34 @@ export class CommandHandler {
       case 'liveFeed':
         return this.liveFeed(c, done);
       case 'recordingList': {
-        const list = await this.camera(c).listRecordings(rangeOf(c.args));
-        return done({ recordings: { recordings: list.map(manifestOf) } });
+        const { source, via } = await this.o.footage.choose(c.deviceId, this.o.device(c.deviceId)?.camera);
+        const list = await source.listRecordings(rangeOf(c.args));
+        return done({ recordings: { recordings: list.map(manifestOf) } }, `${list.length} recordings (${via})`);
       }
       case 'clipFetch':
         return this.clip(c, done);
       case 'cancel': {
-        const target = this.jobs.get(String(c.args.commandId ?? ''));
-        if (!target) throw new BwcError('NOT_FOUND', `no running command ${String(c.args.commandId)}`);
+        const target = this.job(c);
         target.abort.abort();
         return done({}, `cancelled ${target.command.commandId}`);
       }
       case 'viewerKeepalive': {
-        const target = this.jobs.get(String(c.args.commandId ?? ''));
-        if (!target) throw new BwcError('NOT_FOUND', `no running live feed ${String(c.args.commandId)}`);
+        const target = this.job(c);
+        if (target.command.kind !== 'liveFeed') throw new BwcError('BAD_REQUEST', `${target.command.commandId} is not a live feed`);
         target.keepaliveAt = Date.now();
-        return;
+        return done({}, 'viewer still watching');
       }
       case 'configUpdate':
         throw new BwcError('NOT_SUPPORTED', 'remote configuration update is not supported by this agent version');
     }
+  }
+
+  /** The running job a cancel or keepalive names: only on the same device (a command signed for one camera acts on that camera only). */
+  private job(c: VerifiedCommand): RunningJob {
+    const id = String(c.args.commandId ?? '');
+    const target = this.jobs.get(id);
+    if (!target || target.command.deviceId !== c.deviceId) throw new BwcError('NOT_FOUND', `no running command ${id} on ${c.deviceId}`);
+    return target;
   }
 
   private track(c: VerifiedCommand): RunningJob {
@@ -136,19 +161,20 @@ export class CommandHandler {
     return job;
   }
 
-  private async snapshot(c: VerifiedCommand, done: (r: Record<string, unknown>) => void): Promise<void> {
+  private async snapshot(c: VerifiedCommand, done: (r: Record<string, unknown>) => void): Promise<string> {
     const jpeg = await this.camera(c).snapshot({ quality: Number(c.args.quality) || undefined });
     const r = await this.o.media.send({ deviceId: c.deviceId, requestId: c.commandId, objectId: 'snapshot', contentType: 'image/jpeg', totalSize: jpeg.length, read: async (o, l) => jpeg.subarray(o, o + l), timeMs: Date.now() });
     done({ media: { requestId: c.commandId, bytes: r.bytes, chunks: r.chunks, sha256: r.sha256, frames: 1 } });
+    return `snapshot ${r.bytes} bytes sha256 ${r.sha256.toString('hex')}`;
   }
 
-  private async liveFeed(c: VerifiedCommand, done: (r: Record<string, unknown>, reason?: string) => void): Promise<void> {
+  private async liveFeed(c: VerifiedCommand, done: (r: Record<string, unknown>, reason?: string) => void): Promise<string> {
     const d = this.device(c);
     const camera = this.camera(c);
     if (this.o.liveFeed.onlyWhileRecording && d.recording !== 'recording') {
-      throw new BwcError('NOT_RECORDING', 'live feeds are allowed only while the camera records (liveFeed.onlyWhileRecording)');
+      throw new BwcError('NOT_RECORDING', `the camera is ${d.recording === 'off' ? 'not recording' : d.recording}: live feeds are allowed only while it records (liveFeed.onlyWhileRecording)`);
     }
-    const fps = clamp(Number(c.args.fps) || 2, 1, 15);
+    const fps = clamp(Number(c.args.fps) || 2, 1, 30);
     const quality = clamp(Number(c.args.quality) || 50, 10, 95);
     const durationS = clamp(Number(c.args.durationS) || 30, 1, 600);
     const kbps = Number(c.args.maxBitrateKbps) || 0;
@@ -156,33 +182,43 @@ export class CommandHandler {
     const job = this.track(c);
     let frames = 0;
     let bytes = 0;
-    let dropped = 0;
+    const dropped = { bandwidth: 0, link: 0 };
+    let queued = 0;
     let spentInSecond = 0;
     let secondStart = Date.now();
     let sending = Promise.resolve();
-    // The officer is told, and the centre sees who looked.
-    await camera.notify('vibrate', 500).catch(() => undefined);
-    await camera.notify('beep', 200).catch(() => undefined);
-    d.event('spot_check_started', `live feed ${c.commandId}`, undefined, c.issuer);
     let why = 'duration reached';
+    let started = false;
     try {
+      // The officer is told, and the centre sees who looked.
+      await camera.notify('vibrate', 500).catch(() => undefined);
+      await camera.notify('beep', 200).catch(() => undefined);
+      d.event('spot_check_started', `live feed ${c.commandId}: ${fps} fps for ${durationS} s`, undefined, c.issuer);
+      started = true;
       await camera.startLive({ fps, quality }, (f) => {
+        if (job.abort.signal.aborted) return;
         const now = Date.now();
         if (now - secondStart >= 1000) {
           secondStart = now;
           spentInSecond = 0;
         }
+        if (queued >= LIVE_QUEUE_FRAMES) {
+          dropped.link++;
+          return;
+        }
         if (spentInSecond + f.jpeg.length > budget || !this.o.media.frameFits(f.jpeg.length)) {
-          dropped++;
+          dropped.bandwidth++;
           return;
         }
         spentInSecond += f.jpeg.length;
         const n = frames++;
         bytes += f.jpeg.length;
+        queued++;
         sending = sending.then(() =>
           this.o.media
-            .send({ deviceId: c.deviceId, requestId: c.commandId, objectId: 'live', contentType: 'image/jpeg', totalSize: f.jpeg.length, read: async (o, l) => f.jpeg.subarray(o, o + l), frame: n, timeMs: f.timeMs, signal: job.abort.signal })
-            .then(() => undefined, () => undefined),
+            .send({ deviceId: c.deviceId, requestId: c.commandId, objectId: 'live', contentType: 'image/jpeg', totalSize: f.jpeg.length, read: async (o, l) => f.jpeg.subarray(o, o + l), frame: n, timeMs: f.timeMs, signal: job.abort.signal, prepaid: true })
+            .then(() => undefined, () => undefined)
+            .finally(() => queued--),
         );
       });
       const endAt = Date.now() + durationS * 1000;
@@ -199,30 +235,33 @@ export class CommandHandler {
           why = 'camera disconnected';
           break;
         }
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 50));
       }
     } finally {
       this.jobs.delete(c.commandId);
       await camera.stopLive().catch(() => undefined);
       await sending;
-      d.event('spot_check_ended', `live feed ${c.commandId}: ${why}, ${frames} frames`, frames, c.issuer);
+      if (started) d.event('spot_check_ended', `live feed ${c.commandId}: ${why}, ${frames} frames`, frames, c.issuer);
     }
+    const summary = `${why}: ${frames} frames (${bytes} bytes) sent, ${dropped.bandwidth} dropped for bandwidth, ${dropped.link} for a slow link`;
     if (why === 'cancelled') throw new BwcError('CANCELLED', `live feed cancelled after ${frames} frames`);
     if (why === 'camera disconnected') throw new BwcError('DEVICE_OFFLINE', `camera disconnected after ${frames} frames`);
-    done({ media: { requestId: c.commandId, bytes, chunks: frames, frames } }, `${why}: ${frames} frames sent, ${dropped} dropped for bandwidth`);
+    if (why === 'viewer gone') throw new BwcError('VIEWER_GONE', `no viewer keepalive for ${this.o.liveFeed.viewerKeepaliveS} s: stopped after ${frames} frames`);
+    done({ media: { requestId: c.commandId, bytes, chunks: frames, frames } }, summary);
+    return summary;
   }
 
-  private async clip(c: VerifiedCommand, done: (r: Record<string, unknown>) => void): Promise<void> {
-    const camera = this.camera(c);
+  private async clip(c: VerifiedCommand, done: (r: Record<string, unknown>) => void): Promise<string> {
+    const { source, via } = await this.o.footage.choose(c.deviceId, this.o.device(c.deviceId)?.camera);
     const id = c.args.recordingId ? String(c.args.recordingId) : undefined;
     let rec: RecordingInfo | undefined;
     if (id !== undefined) {
-      rec = (await camera.listRecordings()).find((r) => r.id === id);
+      rec = (await source.listRecordings()).find((r) => r.id === id);
     } else if (c.args.range) {
       const from = Number(c.args.range.fromMs ?? 0);
       const to = Number(c.args.range.toMs ?? 0);
       // The recording that overlaps the asked range the most.
-      rec = (await camera.listRecordings({ fromMs: from, toMs: to }))
+      rec = (await source.listRecordings({ fromMs: from, toMs: to }))
         .map((r) => ({ r, overlap: Math.min(r.endMs, to) - Math.max(r.startMs, from) }))
         .filter((x) => x.overlap > 0)
         .sort((a, b) => b.overlap - a.overlap)[0]?.r;
@@ -230,7 +269,10 @@ export class CommandHandler {
       throw new BwcError('BAD_REQUEST', 'give a recording id or a time range');
     }
     if (!rec) throw new BwcError('NOT_FOUND', id !== undefined ? `no recording ${id} on the camera` : 'no recording in that time range');
+    const offset = Number(c.args.offset ?? 0);
     const job = this.track(c);
+    const recId = rec.id;
+    const reader = new BlockReader((o, l) => source.readClip(recId, o, l), rec.size);
     try {
       const r = await this.o.media.send({
         deviceId: c.deviceId,
@@ -238,15 +280,36 @@ export class CommandHandler {
         objectId: rec.id,
         contentType: rec.contentType,
         totalSize: rec.size,
-        read: (o, l) => camera.readClip(rec!.id, o, l),
-        startOffset: Number(c.args.offset ?? 0),
+        read: (o, l) => reader.read(o, l),
+        startOffset: offset,
         sha256: Buffer.from(rec.sha256, 'hex'),
         signal: job.abort.signal,
       });
+      if (r.mismatch) throw new BwcError('CAMERA_ERROR', `recording ${rec.id} read from the ${via} does not match the SHA-256 of its manifest`);
       done({ media: { requestId: c.commandId, bytes: r.bytes, chunks: r.chunks, sha256: r.sha256 } });
+      return `clip ${rec.id} via ${via}: ${r.bytes} bytes from offset ${offset} of ${rec.size}, sha256 ${r.sha256.toString('hex')}`;
     } finally {
       this.jobs.delete(c.commandId);
     }
+  }
+}
+
+const MEDIA_KINDS = new Set(['snapshot', 'liveFeed', 'clipFetch']);
+
+function reasonFor(err: unknown): string {
+  if (!isBwcError(err)) return 'REASON_INTERNAL';
+  switch (err.code) {
+    case 'CANCELLED': return 'REASON_CANCELLED';
+    case 'NOT_FOUND': case 'FOOTAGE_NOT_FOUND': case 'CAMERA_NOT_FOUND': return 'REASON_NOT_FOUND';
+    case 'NOT_RECORDING': return 'REASON_NOT_RECORDING';
+    case 'DEVICE_OFFLINE': case 'CAMERA_CLOSED': return 'REASON_DEVICE_OFFLINE';
+    case 'BAD_REQUEST': case 'BAD_OFFSET': case 'FOOTAGE_BAD_ID': case 'FOOTAGE_BAD_PATH': case 'FOOTAGE_BAD_RANGE': return 'REASON_BAD_REQUEST';
+    case 'VIEWER_GONE': return 'REASON_VIEWER_GONE';
+    case 'CAMERA_TIMEOUT': return 'REASON_TIMEOUT';
+    case 'CAMERA_BUSY': return 'REASON_BUSY';
+    case 'NOT_SUPPORTED': return 'REASON_BAD_REQUEST';
+    case 'SHORT_READ': return 'REASON_CAMERA_ERROR';
+    default: return err.code.startsWith('CAMERA_') ? 'REASON_CAMERA_ERROR' : 'REASON_INTERNAL';
   }
 }
 

@@ -4,6 +4,7 @@ import { describeError } from '../../protocol/errors.js';
 import type { Role, TrustedKeys } from './command-keys.js';
 import type { ReplayStore } from './replay-store.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { checkCommandArgs } from './command-args.js';
 
 export const COMMAND_KINDS = [
   'positionQuery', 'temporaryTracking', 'statusQuery', 'snapshot', 'liveFeed',
@@ -101,6 +102,8 @@ export class CommandVerifier {
     if (claimed !== key.role) return { ...reject('REASON_WRONG_ROLE', `key ${key.id} has role ${key.role}, the command claims ${claimed ?? 'none'}`), ...meta, kind };
     if (!ALLOWED[key.role].has(kind)) return { ...reject('REASON_WRONG_ROLE', `role ${key.role} may not ask for ${kind}`), ...meta, kind };
     if (body.deviceId !== topicDeviceId) return { ...reject('REASON_UNKNOWN_DEVICE', `command is for ${JSON.stringify(body.deviceId)}, sent to ${topicDeviceId}`), ...meta, kind };
+    const badArgs = checkCommandArgs(kind, body[kind] ?? {});
+    if (badArgs) return { ...reject('REASON_BAD_REQUEST', `${kind}: ${badArgs}`), ...meta, kind };
 
     const now = this.now();
     const issued = Number(body.issuedAtMs ?? 0);

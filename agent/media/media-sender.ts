@@ -7,7 +7,9 @@ import type { MqttSession } from '../mqtt/mqtt-session.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Every common broker accepts messages of this size (mosquitto, EMQX, HiveMQ, AWS IoT's 128 KiB). */
-export const MAX_CHUNK_BYTES = 64 * 1024;
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Data per chunk: the whole MediaChunk message (header, ids, hash, data) stays within MAX_MESSAGE_BYTES. */
+export const MAX_CHUNK_BYTES = MAX_MESSAGE_BYTES - 512;
 
 export interface MediaSenderOptions {
   session: MqttSession;
@@ -38,12 +40,17 @@ export interface MediaObject {
   timeMs?: number;
   signal?: AbortSignal;
   onProgress?: (sentBytes: number) => void;
+  /** The bandwidth was already taken for this object (live frames, via frameFits). */
+  prepaid?: boolean;
 }
 
 export interface MediaResult {
   bytes: number;
   chunks: number;
+  /** What the last chunk carried: computed over the bytes sent when the transfer started at 0, else the known hash. */
   sha256: Buffer;
+  /** Sent from 0 with a known hash that the bytes read did not match (the footage differs from its manifest). */
+  mismatch: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,8 +81,13 @@ export class MediaSender {
   async send(obj: MediaObject): Promise<MediaResult> {
     const start = obj.startOffset ?? 0;
     if (start < 0 || start > obj.totalSize) throw new BwcError('BAD_OFFSET', `offset ${start} is outside the object (${obj.totalSize} bytes)`);
-    const hash = obj.sha256 ? undefined : createHash('sha256');
-    if (hash && start > 0) hash.update(await obj.read(0, start));
+    // From 0 the hash is always computed over what is read, so a clip that
+    // differs from its manifest is caught here and by the receiver; a resume
+    // carries the known hash (re-reading the prefix from a camera costs a transfer).
+    const hash = start === 0 || !obj.sha256 ? createHash('sha256') : undefined;
+    if (hash && start > 0) {
+      for (let at = 0; at < start; at += this.chunkBytes) hash.update(await obj.read(at, Math.min(this.chunkBytes, start - at)));
+    }
     const pending = new Set<Promise<void>>();
     let failure: unknown;
     let offset = start;
@@ -85,14 +97,18 @@ export class MediaSender {
     do {
       if (obj.signal?.aborted) throw new BwcError('CANCELLED', 'transfer cancelled');
       if (failure) throw failure;
-      while (this.o.tracksWaiting() || this.o.session.pendingWrites > 4 * this.chunkBytes) await sleep(2);
+      while (this.o.tracksWaiting() || this.o.session.pendingWrites > 4 * this.chunkBytes) {
+        if (obj.signal?.aborted) throw new BwcError('CANCELLED', 'transfer cancelled');
+        if (!this.o.session.connected) break; // the publish below fails at once and reports the offset
+        await sleep(2);
+      }
       const length = Math.min(this.chunkBytes, obj.totalSize - offset);
       const data = length > 0 ? await obj.read(offset, length) : Buffer.alloc(0);
       if (data.length !== length) throw new BwcError('SHORT_READ', `read ${data.length} bytes at offset ${offset}, expected ${length}`);
       hash?.update(data);
       const last = offset + length >= obj.totalSize;
-      if (last) digest = obj.sha256 ?? hash!.digest();
-      const wait = this.bucket.take(length);
+      if (last) digest = hash ? hash.digest() : obj.sha256!;
+      const wait = obj.prepaid ? 0 : this.bucket.take(length);
       if (wait > 0) await sleep(wait);
       const payload = encodeMessage(
         'MediaChunk',
@@ -127,6 +143,6 @@ export class MediaSender {
     } while (offset < obj.totalSize || index === 0);
     await Promise.all(pending);
     if (failure) throw failure;
-    return { bytes: offset - start, chunks: index, sha256: digest! };
+    return { bytes: offset - start, chunks: index, sha256: digest!, mismatch: obj.sha256 !== undefined && !digest!.equals(obj.sha256) };
   }
 }

@@ -11,6 +11,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../embedded-broker.
 import { Simulator } from '../../../sim/simulator.js';
 import { intOption, UsageError, writeOut } from '../cli-kit.js';
 import { DemoBoard } from '../demo-board.js';
+import { keyFingerprint, readPublicKey } from '../../commands/command-keys.js';
 
 interface DemoOptions {
   broker?: string;
@@ -49,8 +50,8 @@ function parseTrust(spec: string): { id: string; role: string; publicKeyFile: st
   if (at <= 0 || !['supervisor', 'technician', 'platform'].includes(role)) {
     throw new UsageError(`--trust takes FILE.pub:ROLE with ROLE supervisor, technician or platform, got ${JSON.stringify(spec)}`);
   }
-  const base = file.split('/').pop()!.replace(/\.pub$/, '');
-  return { id: base.replace(/[^A-Za-z0-9._-]/g, '_') || 'key', role, publicKeyFile: resolve(file) };
+  // The key id is the key's fingerprint: what `bwc-console keys generate` prints and what the console signs with.
+  return { id: keyFingerprint(readPublicKey(file)), role, publicKeyFile: resolve(file) };
 }
 
 function haveSocat(): boolean {

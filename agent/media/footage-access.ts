@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { CameraDriver, FootageSource } from '../../drivers/camera/camera-driver.js';
+import { MassStorageFootage } from '../../drivers/camera/mass-storage.js';
+import { BwcError, describeError } from '../../protocol/errors.js';
+
+export interface ChosenFootage {
+  source: FootageSource;
+  via: 'mass-storage' | 'camera';
+}
+
+/**
+ * Where a device's recordings are read from. A mounted footage folder
+ * (device `footageDir`) is preferred: reading a file is many times faster
+ * than clip reads over the control channel, and it works while a docked
+ * camera has no control channel. When the folder cannot be opened (not
+ * mounted right now) the camera is asked instead.
+ */
+export class FootageAccess {
+  private readonly mounts = new Map<string, MassStorageFootage>();
+
+  constructor(
+    private readonly footageDir: (deviceId: string) => string | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  async choose(deviceId: string, camera: CameraDriver | undefined): Promise<ChosenFootage> {
+    const dir = this.footageDir(deviceId);
+    if (dir) {
+      let mount = this.mounts.get(deviceId);
+      if (!mount) {
+        try {
+          mount = await MassStorageFootage.open(dir);
+          this.mounts.set(deviceId, mount);
+        } catch (err) {
+          this.log.warn({ device: deviceId, dir, err: describeError(err) }, 'footage folder not readable: reading recordings over the control channel');
+        }
+      }
+      if (mount) return { source: mount, via: 'mass-storage' };
+    }
+    if (!camera) throw new BwcError('DEVICE_OFFLINE', `the control channel of ${deviceId} is not connected and no footage folder is mounted`);
+    return { source: camera, via: 'camera' };
+  }
+}
