@@ -8,6 +8,8 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerDevicesCommand } from './commands/devices.js';
+import { registerProvisionCommand } from './commands/provision.js';
 
 /** `bwc-agent`: the technician's CLI and the daemon (see shared CLI contract). */
 export function buildAgentProgram(): Command {
@@ -21,6 +23,8 @@ export function buildAgentProgram(): Command {
   registerNmeaCommands(program);
   registerTrackCommands(program);
   registerAuditCommands(program);
+  registerDevicesCommand(program);
+  registerProvisionCommand(program);
   return program;
 }
 
