@@ -19,12 +19,15 @@ export async function connectConsole(url: string, options: IClientOptions = {}, 
           reject(err);
         };
         client.once('connect', () => {
+          // From here on the caller owns the connection (and its reconnects, when reconnectPeriod is set).
+          client.removeListener('close', closed);
           client.removeAllListeners('error');
           client.on('error', () => {});
           resolve(client);
         });
+        const closed = () => fail(new Error('connection closed by the broker'));
         client.once('error', fail);
-        client.once('close', () => fail(new Error('connection closed by the broker')));
+        client.once('close', closed);
       });
     } catch (err) {
       lastError = err;

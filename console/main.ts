@@ -3,6 +3,7 @@ import { AGENT_VERSION } from '../agent/version.js';
 import { runProgram } from '../agent/cli/cli-kit.js';
 import { registerWatchCommand } from './commands/watch.js';
 import { registerKeysCommands } from './commands/keys.js';
+import { registerSpotCheckCommand } from './commands/spot-check.js';
 
 /** `bwc-console`: the supervisor's tooling at the command centre. */
 export function buildConsoleProgram(): Command {
@@ -11,6 +12,7 @@ export function buildConsoleProgram(): Command {
     .version(AGENT_VERSION);
   registerWatchCommand(program);
   registerKeysCommands(program);
+  registerSpotCheckCommand(program);
   return program;
 }
 

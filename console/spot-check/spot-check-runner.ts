@@ -1,0 +1,265 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BwcError, describeError, isBwcError } from '../../protocol/errors.js';
+import { CommandRefused, type CommandLink, type CommandRequest, type MediaChunkMessage, type RecordingManifestMessage } from './command-link.js';
+import { FileAssembler, ObjectAssembler, type AssembledObject } from './media-assembly.js';
+import type { Progress } from './progress.js';
+
+export type SpotKind = 'snapshot' | 'live' | 'clip';
+
+/** One device's outcome: a row of the summary table, an element of `--json`. */
+export interface SpotResult {
+  device: string;
+  officer?: string;
+  kind: SpotKind;
+  /** ok, rejected (the agent refused the command), failed */
+  result: 'ok' | 'rejected' | 'failed';
+  /** Why it was rejected or failed (reason code and text); empty when ok. */
+  reason: string;
+  files: string[];
+  bytes: number;
+  seconds: number;
+  /** Every object's SHA-256 matched what the agent announced (and the manifest, for clips). */
+  sha256_ok: boolean;
+  frames?: number;
+  /** Clip transfers: how many times the transfer was resumed from an offset, and from where. */
+  resumes?: number;
+  resumedFrom?: number[];
+  recording?: string;
+  /** Live feeds: ms from sending the command to the first whole frame. */
+  firstFrameMs?: number;
+}
+
+export interface SpotCheckSettings {
+  outDir: string;
+  durationS: number;
+  fps: number;
+  quality: number;
+  maxBitrateKbps: number;
+  keepaliveS: number;
+  /** A clip transfer with no chunk for this long is resumed, ms. */
+  stallMs: number;
+  maxResumes: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function hex(b: Uint8Array | undefined): string | undefined {
+  return b && b.length ? Buffer.from(b).toString('hex') : undefined;
+}
+
+function isJpeg(b: Buffer): boolean {
+  return b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function extensionFor(contentType: string): string {
+  if (contentType === 'image/jpeg') return '.jpg';
+  if (contentType === 'video/x-mjpeg') return '.mjpeg';
+  if (contentType === 'video/mp4') return '.mp4';
+  return '.bin';
+}
+
+/** Runs one kind of spot check on one device; never throws (the outcome says what went wrong). */
+export async function runSpotCheck(link: CommandLink, device: string, kind: SpotKind, s: SpotCheckSettings, progress: Progress, officer?: string): Promise<SpotResult> {
+  const started = Date.now();
+  const base: SpotResult = { device, ...(officer ? { officer } : {}), kind, result: 'failed', reason: '', files: [], bytes: 0, seconds: 0, sha256_ok: false };
+  const dir = join(s.outDir, device);
+  mkdirSync(dir, { recursive: true });
+  try {
+    const r = kind === 'snapshot' ? await snapshot(link, device, dir) : kind === 'live' ? await live(link, device, dir, s, progress, started) : await clip(link, device, dir, s, progress);
+    return { ...base, ...r, seconds: (Date.now() - started) / 1000 };
+  } catch (err) {
+    const refused = err instanceof CommandRefused;
+    const reason = refused ? `${err.reasonCode}: ${err.reason}` : isBwcError(err) ? `${err.code}: ${describeError(err)}` : describeError(err);
+    progress.note(device, `${kind} ${refused && err.status === 'rejected' ? 'rejected' : 'failed'}: ${reason}`);
+    const partial = (err as { partial?: Partial<SpotResult> }).partial ?? {};
+    return { ...base, ...partial, result: refused && err.status === 'rejected' ? 'rejected' : 'failed', reason, seconds: (Date.now() - started) / 1000 };
+  }
+}
+
+/** Waits for DONE; FAILED becomes a CommandRefused. */
+async function finish(req: CommandRequest, timeoutMs: number): Promise<NonNullable<CommandRequest['finished']>> {
+  const fin = await req.waitFor(['done', 'failed'], timeoutMs);
+  if (!fin) throw new BwcError('NO_REPLY', `no DONE or FAILED reply to ${req.kind} ${req.commandId} within ${Math.round(timeoutMs / 1000)} s`);
+  if (fin.status === 'failed') throw new CommandRefused('failed', fin.reasonCode, fin.reason);
+  return fin;
+}
+
+async function snapshot(link: CommandLink, device: string, dir: string): Promise<Partial<SpotResult>> {
+  const asm = new ObjectAssembler();
+  let obj: AssembledObject | undefined;
+  const req = await link.command(device, 'snapshot', {}, {
+    media: true,
+    onChunk: (c) => {
+      try {
+        obj ??= asm.add(c);
+      } catch {
+        /* a chunk out of range: the snapshot stays incomplete and is reported so */
+      }
+    },
+  });
+  try {
+    const fin = await finish(req, 30_000);
+    // Chunks go out before the DONE reply; allow for them taking another path through the broker.
+    for (let i = 0; i < 50 && !obj; i++) await sleep(100);
+    if (!obj) throw new BwcError('INCOMPLETE', 'the agent reported the snapshot sent but not all of it arrived');
+    const file = join(dir, `snapshot-${stamp()}-${req.commandId}.jpg`);
+    writeFileSync(file, obj.data);
+    const shaOk = obj.sha256 === obj.announced && (hex(fin.media?.sha256) ?? obj.sha256) === obj.sha256;
+    const base = { files: [file], bytes: obj.data.length, sha256_ok: shaOk, frames: 1 };
+    if (!shaOk) return { ...base, result: 'failed', reason: `SHA-256 mismatch: received ${obj.sha256}, announced ${obj.announced ?? 'none'}` };
+    if (!isJpeg(obj.data)) return { ...base, result: 'failed', reason: 'the snapshot is not a JPEG' };
+    return { ...base, result: 'ok' };
+  } finally {
+    await link.close(req);
+  }
+}
+
+async function live(link: CommandLink, device: string, dir: string, s: SpotCheckSettings, progress: Progress, started: number): Promise<Partial<SpotResult>> {
+  const frames = new Map<number, ObjectAssembler>();
+  const files: string[] = [];
+  let bytes = 0;
+  let bad = 0;
+  let firstFrameMs: number | undefined;
+  let feedDir: string | undefined;
+  const pending: MediaChunkMessage[] = [];
+  const onFrame = (c: MediaChunkMessage) => {
+    if (!feedDir) {
+      pending.push(c);
+      return;
+    }
+    let asm = frames.get(c.frame);
+    if (!asm) frames.set(c.frame, (asm = new ObjectAssembler()));
+    let obj: AssembledObject | undefined;
+    try {
+      obj = asm.add(c);
+    } catch {
+      bad++;
+      return;
+    }
+    if (!obj) return;
+    frames.delete(c.frame);
+    firstFrameMs ??= Date.now() - started;
+    if (obj.sha256 !== obj.announced || !isJpeg(obj.data)) bad++;
+    const file = join(feedDir, `frame-${String(c.frame).padStart(6, '0')}.jpg`);
+    writeFileSync(file, obj.data);
+    files.push(file);
+    bytes += obj.data.length;
+    progress.transfer(device, `live ${files.length} frames`, bytes, undefined, started);
+  };
+  const req = await link.command(device, 'liveFeed', { fps: s.fps, quality: s.quality, durationS: s.durationS, maxBitrateKbps: s.maxBitrateKbps }, { media: true, onChunk: onFrame });
+  feedDir = join(dir, `live-${stamp()}-${req.commandId}`);
+  mkdirSync(feedDir, { recursive: true });
+  for (const c of pending.splice(0)) onFrame(c);
+  progress.note(device, `live feed ${req.commandId} accepted: ${s.fps} fps for ${s.durationS} s`);
+  // Tell the agent someone is watching, or it stops the feed (viewer gone).
+  const keepalive = setInterval(() => void link.fire(device, 'viewerKeepalive', { commandId: req.commandId }).catch(() => undefined), s.keepaliveS * 1000);
+  try {
+    const fin = await finish(req, (s.durationS + 60) * 1000);
+    await sleep(300);
+    const partial = { files, bytes, frames: files.length, sha256_ok: bad === 0 && files.length > 0, ...(firstFrameMs !== undefined ? { firstFrameMs } : {}) };
+    if (files.length === 0) return { ...partial, result: 'failed', reason: `no frame arrived (${fin.reason})` };
+    if (bad > 0) return { ...partial, result: 'failed', reason: `${bad} frames failed their SHA-256 or JPEG check` };
+    return { ...partial, result: 'ok', reason: '' };
+  } catch (err) {
+    (err as { partial?: Partial<SpotResult> }).partial = { files, bytes, frames: files.length };
+    throw err;
+  } finally {
+    clearInterval(keepalive);
+    await link.close(req);
+  }
+}
+
+/** Transient failures are resumed; these are final. */
+const FINAL_REASONS = new Set(['REASON_NOT_FOUND', 'REASON_BAD_REQUEST', 'REASON_CANCELLED', 'REASON_WRONG_ROLE', 'REASON_DEVICE_OFFLINE']);
+
+async function clip(link: CommandLink, device: string, dir: string, s: SpotCheckSettings, progress: Progress): Promise<Partial<SpotResult>> {
+  const listReq = await link.command(device, 'recordingList', {});
+  let recs: RecordingManifestMessage[];
+  try {
+    recs = (await finish(listReq, 30_000)).recordings?.recordings ?? [];
+  } finally {
+    await link.close(listReq);
+  }
+  if (recs.length === 0) throw new BwcError('NO_RECORDING', 'the camera holds no recording');
+  const rec = recs.reduce((a, b) => (Number(b.endMs) > Number(a.endMs) || (b.endMs === a.endMs && Number(b.startMs) > Number(a.startMs)) ? b : a));
+  const size = Number(rec.size);
+  const manifestSha = hex(rec.sha256) ?? '';
+  const final = join(dir, `${rec.id}${extensionFor(rec.contentType)}`);
+  const part = `${final}.part`;
+  progress.note(device, `clip ${rec.id}: ${size} bytes, ${new Date(Number(rec.startMs)).toISOString()} .. ${new Date(Number(rec.endMs)).toISOString()}`);
+  const file = new FileAssembler(part, size);
+  const started = Date.now();
+  const resumedFrom: number[] = [];
+  try {
+    for (;;) {
+      const offset = file.ranges.contiguous;
+      let lastChunkAt = Date.now();
+      const req = await link.command(device, 'clipFetch', { recordingId: rec.id, offset }, {
+        media: true,
+        onChunk: (c) => {
+          try {
+            file.add(c);
+          } catch (err) {
+            progress.note(device, `chunk refused: ${describeError(err)}`);
+            return;
+          }
+          lastChunkAt = Date.now();
+          progress.transfer(device, `clip ${rec.id}`, file.ranges.contiguous, size, started);
+        },
+      });
+      let why: string;
+      for (;;) {
+        const fin = req.finished;
+        if (file.complete && file.lastSeen) {
+          why = 'complete';
+          break;
+        }
+        if (fin?.status === 'failed') {
+          if (FINAL_REASONS.has(fin.reasonCode)) throw new CommandRefused('failed', fin.reasonCode, fin.reason);
+          why = `the agent reported ${fin.reasonCode}: ${fin.reason}`;
+          break;
+        }
+        if (fin?.status === 'done' && Date.now() - lastChunkAt > 3000) {
+          why = 'chunks missing after the agent finished';
+          break;
+        }
+        if (!link.client.connected) {
+          why = 'the link to the broker broke';
+          break;
+        }
+        if (Date.now() - lastChunkAt > s.stallMs) {
+          why = `no chunk for ${Math.round(s.stallMs / 1000)} s`;
+          break;
+        }
+        await sleep(50);
+      }
+      await link.close(req);
+      if (why === 'complete') break;
+      if (resumedFrom.length >= s.maxResumes) throw Object.assign(new BwcError('TRANSFER_FAILED', `${why}; gave up after ${resumedFrom.length} resumes`), { partial: { resumes: resumedFrom.length, resumedFrom, bytes: file.ranges.contiguous, recording: rec.id } });
+      if (req.finished?.status !== 'failed') void link.fire(device, 'cancel', { commandId: req.commandId }).catch(() => undefined);
+      resumedFrom.push(file.ranges.contiguous);
+      progress.note(device, `clip ${rec.id}: ${why}; resuming at offset ${file.ranges.contiguous} of ${size}`);
+    }
+    const sha = file.hash();
+    const shaOk = sha === manifestSha && sha === file.announced;
+    file.close();
+    const result = { bytes: size, recording: rec.id, resumes: resumedFrom.length, resumedFrom, sha256_ok: shaOk };
+    if (!shaOk) {
+      return { ...result, files: [part], result: 'failed', reason: `SHA-256 mismatch: file ${sha}, manifest ${manifestSha}, last chunk ${file.announced ?? 'none'}` };
+    }
+    renameSync(part, final);
+    return { ...result, files: [final], result: 'ok', reason: '' };
+  } catch (err) {
+    try {
+      file.close();
+    } catch {
+      /* closed already */
+    }
+    throw err;
+  }
+}
