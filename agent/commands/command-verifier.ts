@@ -74,17 +74,20 @@ export class CommandVerifier {
       return reject('REASON_MALFORMED', `not a command envelope: ${describeError(err)}`);
     }
     if (!env.body || env.body.length === 0) return reject('REASON_MALFORMED', 'envelope has no body');
-    if (!env.signature || env.signature.length === 0) return reject('REASON_UNSIGNED', 'command is not signed');
+    // Before the signature is checked the command id is only a claim; it is
+    // echoed in the refusal so the sender can match it, and trusted for nothing else.
+    const claimed = { ...claimedId(env.body), issuer: env.keyId ? env.keyId.slice(0, 80) : undefined };
+    if (!env.signature || env.signature.length === 0) return { ...reject('REASON_UNSIGNED', 'command is not signed'), ...claimed };
     const keyId = env.keyId ?? '';
     const key = this.o.keys.get(keyId);
-    if (!key) return reject('REASON_UNKNOWN_KEY', `key ${JSON.stringify(keyId)} is not trusted by this agent`);
+    if (!key) return { ...reject('REASON_UNKNOWN_KEY', `key ${JSON.stringify(keyId.slice(0, 80))} is not trusted by this agent`), ...claimed };
     let signatureOk = false;
     try {
       signatureOk = verifySignature(null, env.body, key.publicKey, env.signature);
     } catch {
       signatureOk = false;
     }
-    if (!signatureOk) return reject('REASON_BAD_SIGNATURE', `signature does not verify with key ${keyId}`);
+    if (!signatureOk) return { ...reject('REASON_BAD_SIGNATURE', `signature does not verify with key ${keyId}`), ...claimed };
 
     let body: Record<string, any>;
     try {
@@ -98,8 +101,8 @@ export class CommandVerifier {
     if (body.issuerKeyId !== keyId) return { ...reject('REASON_BAD_SIGNATURE', 'the body names another issuer key than the envelope'), ...meta };
     const kind = COMMAND_KINDS.find((k) => body[k] !== undefined && body[k] !== null);
     if (!kind) return { ...reject('REASON_MALFORMED', 'command names no action'), ...meta };
-    const claimed = ROLE_NAMES[String(body.role)];
-    if (claimed !== key.role) return { ...reject('REASON_WRONG_ROLE', `key ${key.id} has role ${key.role}, the command claims ${claimed ?? 'none'}`), ...meta, kind };
+    const claimedRole = ROLE_NAMES[String(body.role)];
+    if (claimedRole !== key.role) return { ...reject('REASON_WRONG_ROLE', `key ${key.id} has role ${key.role}, the command claims ${claimedRole ?? 'none'}`), ...meta, kind };
     if (!ALLOWED[key.role].has(kind)) return { ...reject('REASON_WRONG_ROLE', `role ${key.role} may not ask for ${kind}`), ...meta, kind };
     if (body.deviceId !== topicDeviceId) return { ...reject('REASON_UNKNOWN_DEVICE', `command is for ${JSON.stringify(body.deviceId)}, sent to ${topicDeviceId}`), ...meta, kind };
     const badArgs = checkCommandArgs(kind, body[kind] ?? {});
@@ -128,4 +131,14 @@ export class CommandVerifier {
 
 function reject(reason: RejectReason, message: string): { ok: false; reason: RejectReason; message: string } {
   return { ok: false, reason, message };
+}
+
+/** The command id an unverified body claims, when it is well-formed; nothing else is read from it. */
+function claimedId(body: Uint8Array): { commandId?: string } {
+  try {
+    const id = String(decodeMessage<{ commandId?: string }>('CommandBody', body).commandId ?? '');
+    return /^[A-Za-z0-9._-]{1,64}$/.test(id) ? { commandId: id } : {};
+  } catch {
+    return {};
+  }
 }
