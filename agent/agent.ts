@@ -45,6 +45,7 @@ export class Agent {
   private readonly audit: AuditLog;
   private http: { port: number; close(): Promise<void> } | undefined;
   private usb: UsbWatcher | undefined;
+  private readonly droppedByDevice = new Map<string, number>();
   /** Discovered devices by USB serial (or port path), with the ports they use. */
   private readonly discovered = new Map<string, { deviceId: string; ports: Set<string> }>();
   private stopped = false;
@@ -71,6 +72,7 @@ export class Agent {
     }
     this.buffer.onDrop((d) => {
       this.metrics.bufferDropped.inc({ reason: d.reason }, d.count);
+      this.droppedByDevice.set(d.deviceId, (this.droppedByDevice.get(d.deviceId) ?? 0) + d.count);
       log.warn(d, 'buffer full: dropped messages');
     });
     this.session = new MqttSession({
@@ -187,6 +189,7 @@ export class Agent {
       reconnect: cfg.devicePorts.reconnect,
       statusIntervalMs: cfg.devicePorts.statusIntervalS * 1000,
       lowBatteryPct: cfg.devicePorts.lowBatteryPct,
+      bufferDropped: () => this.droppedByDevice.get(settings.id) ?? 0,
     });
     this.devices.set(settings.id, runtime);
     this.session.subscribe([this.topics.device(settings.id, 'cmd')]);

@@ -37,6 +37,8 @@ export interface DeviceRuntimeDeps {
   reconnect: { minMs: number; maxMs: number; factor: number };
   statusIntervalMs: number;
   lowBatteryPct: number;
+  /** Messages of this device the buffer dropped to stay within its bounds (reported in status). */
+  bufferDropped?: () => number;
 }
 
 /**
@@ -314,6 +316,7 @@ export class DeviceRuntime {
       skew: this.skew.snapshot(Date.now()),
       counters: this.counters(),
       online: this.gnssConnected || this.controlConnected,
+      bufferDropped: this.deps.bufferDropped?.(),
     });
     this.deps.write([{ deviceId: this.settings.id, kind: 'status', timeMs: Date.now(), payload: encodeBody('Status', body) }]);
   }
