@@ -10,6 +10,9 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerDevicesCommand } from './commands/devices.js';
 import { registerProvisionCommand } from './commands/provision.js';
+import { registerDoctorCommand } from './commands/doctor.js';
+import { registerTailCommand } from './commands/tail.js';
+import { registerBufferCommands } from './commands/buffer.js';
 
 /** `bwc-agent`: the technician's CLI and the daemon (see shared CLI contract). */
 export function buildAgentProgram(): Command {
@@ -25,6 +28,9 @@ export function buildAgentProgram(): Command {
   registerAuditCommands(program);
   registerDevicesCommand(program);
   registerProvisionCommand(program);
+  registerDoctorCommand(program);
+  registerTailCommand(program);
+  registerBufferCommands(program);
   return program;
 }
 
