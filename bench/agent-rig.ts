@@ -110,6 +110,8 @@ export interface AgentConfigOptions {
   /** Reporting section; default: the schema's defaults (the policy a deployment runs). */
   reporting?: Record<string, number>;
   logLevel?: string;
+  /** Serve /metrics on 127.0.0.1 at this port. */
+  httpPort?: number;
 }
 
 export function writeAgentConfig(file: string, o: AgentConfigOptions): void {
@@ -118,8 +120,9 @@ export function writeAgentConfig(file: string, o: AgentConfigOptions): void {
     stringify({
       agent: { id: o.id, dataDir: o.dataDir },
       log: { level: o.logLevel ?? 'warn' },
+      ...(o.httpPort ? { http: { enabled: true, host: '127.0.0.1', port: o.httpPort } } : {}),
       mqtt: { brokers: [o.broker], reconnect: { minMs: 200, maxMs: 2000 } },
-      devices: o.devices.map((p) => ({ id: p.device, gnss: p.port, control: p.control })),
+      devices: o.devices.map((p) => ({ id: p.device, gnss: p.port, ...(p.control ? { control: p.control } : {}) })),
       ...(o.reporting ? { reporting: o.reporting } : {}),
     }),
   );
@@ -146,4 +149,14 @@ export function percentile(sorted: number[], p: number): number {
 export function round(v: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
+}
+
+/** Sum of every series of one metric family on the agent's /metrics (Prometheus text). */
+export async function scrapeSum(port: number, family: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(family + '{') || line.startsWith(family + ' ')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
