@@ -297,6 +297,13 @@ export class Agent {
     this.commands.stopAll();
     this.usb?.stop();
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
+    // What is still buffered stays on disk for the next start; a short wait
+    // lets the last few messages out first when the broker is there.
+    const drainUntil = Date.now() + 3000;
+    while (this.session.connected && this.buffer.stats().rows > 0 && Date.now() < drainUntil) {
+      this.publisher.kick();
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const up = this.session.up;
     await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
     await this.http?.close();

@@ -85,8 +85,10 @@ async function demo(opts: DemoOptions): Promise<void> {
       agent: { id: 'demo-gateway', dataDir },
       log: { level: 'info' },
       mqtt: { brokers: [brokerUrl], reconnect: { minMs: 200, maxMs: 5000 } },
-      devices: ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control })),
-      reporting: { movingIntervalS: 1, recordingIntervalS: 1, stationaryIntervalS: 10 },
+      // Pseudo-terminals ignore the baud rate: a fixed one skips detection.
+      devices: ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, baud: 115200 })),
+      // Every fix is reported, so what the cameras emitted (--summary) is what the broker gets.
+      reporting: { movingIntervalS: 1, recordingIntervalS: 1, stationaryIntervalS: 1, distanceM: 0, headingChangeDeg: 0 },
       devicePorts: { statusIntervalS: 10, reconnect: { minMs: 200, maxMs: 5000 } },
       security: { trustedKeys: trusted },
     }),
@@ -110,6 +112,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   });
 
   board.stop();
+  const finalReport = board.finalReport();
   const emitted = sim.emitted();
   // Let the last fixes read from the ports reach the broker before stopping.
   await new Promise((r) => setTimeout(r, 500));
@@ -117,5 +120,5 @@ async function demo(opts: DemoOptions): Promise<void> {
   await sim.stop();
   await embedded?.close();
   if (opts.summary) writeFileSync(opts.summary, JSON.stringify({ devices: emitted }, null, 2) + '\n');
-  await writeOut(board.finalReport());
+  await writeOut(finalReport);
 }
