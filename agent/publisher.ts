@@ -118,8 +118,14 @@ export class Publisher {
   private drainBacklog(): void {
     const size = this.o.historicalBatchSize;
     while (this.historicalInFlight < this.o.historicalWindow && this.backlogCursor < this.liveFloor) {
+      // Read only what the free part of the window takes: each PUBACK then
+      // sends the next batch at once. Overshooting the window (reading 8
+      // batches for one free slot) left PUBACKs that sent nothing; a broker
+      // with Nagle on (mosquitto's default) then held each further PUBACK for
+      // our delayed ACK, 40 ms apiece: 180 such waits in a day's backlog.
+      const free = this.o.historicalWindow - this.historicalInFlight;
       const rows = this.o.buffer
-        .oldest({ limit: size * 8, afterId: this.backlogCursor })
+        .oldest({ limit: size * free, afterId: this.backlogCursor })
         .filter((r) => r.id <= this.liveFloor);
       if (rows.length === 0) {
         this.backlogCursor = this.liveFloor;
