@@ -188,6 +188,9 @@ export class MqttSession extends EventEmitter {
     };
 
     client.on('connect', () => {
+      // MQTT packets are small and each is awaited (PUBACK): Nagle would
+      // hold a publish behind the previous one's ACK. TLS sockets have it too.
+      (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       connected = true;
       this.backoff.reset();
       this.current = { session, broker, protocolVersion: version };
