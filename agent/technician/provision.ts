@@ -65,7 +65,7 @@ const CLOCK_TOLERANCE_MS = 1000;
 /** What verification accepts (a read-back takes a round trip or two). */
 const VERIFY_CLOCK_MS = 2000;
 
-export const PROVISION_STEPS = ['validate', 'find', 'clock-source', 'bind', 'clock', 'settings', 'credentials', 'config', 'verify'] as const;
+export const PROVISION_STEPS = ['validate', 'find', 'plan', 'clock-source', 'bind', 'clock', 'settings', 'credentials', 'config', 'verify'] as const;
 
 /**
  * Provisions one camera, in steps (PROVISION_STEPS), each reported as it
@@ -142,6 +142,20 @@ async function provisionCamera(
     report.device = deviceId;
     const binding: OfficerBinding = { officerNumber: req.officerNumber, officerName: req.officerName, unitNumber: req.unitNumber, unitName: req.unitName ?? before.unitName };
     report.binding = binding;
+    const entry: Partial<DeviceConfig> & { id: string } = {
+      id: deviceId,
+      control: target.port,
+      ...(target.gnss ? { gnss: target.gnss } : {}),
+      ...(req.profile ? { profile: req.profile } : {}),
+    };
+
+    // Everything that can be refused is refused here, before the camera or a file is written.
+    let plan!: ReturnType<typeof planConfigEdit>;
+    await runner.step('plan', async () => {
+      if (req.unitName === undefined) checkBinding(binding);
+      plan = planConfigEdit(req.configFile, entry);
+      return { result: 'ok', detail: `device ${deviceId}: binding valid; the configuration edit validates (${plan.changed ? (plan.added ? 'a new entry' : 'an updated entry') : 'no change'})` };
+    });
 
     let reference!: { source: 'gnss' | 'system'; at: () => number };
     await runner.step('clock-source', async () => {
@@ -184,14 +198,7 @@ async function provisionCamera(
       return { result: changed(problem !== undefined), detail: problem ? `${req.credentials} in ${creds.dir} (${problem === 'missing' ? 'new' : `replacing: ${problem}`})` : `${req.credentials} in ${creds.dir} kept` };
     });
 
-    const entry: Partial<DeviceConfig> & { id: string } = {
-      id: deviceId,
-      control: target.port,
-      ...(target.gnss ? { gnss: target.gnss } : {}),
-      ...(req.profile ? { profile: req.profile } : {}),
-    };
     await runner.step('config', async () => {
-      const plan = planConfigEdit(req.configFile, entry);
       if (plan.changed && !req.dryRun) {
         const mode = statSync(req.configFile).mode & 0o777;
         upsertDevice(req.configFile, entry);

@@ -92,9 +92,12 @@ export interface CliResult {
 /** Runs the compiled CLI as a separate process, as a technician or a script does. */
 export function runCli(args: string[], opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...opts.env };
+    // Another user cannot write tap's process-info files: run it without tap's loader.
+    if (opts.uid !== undefined) delete env.NODE_OPTIONS;
     const child = spawn(process.execPath, [agentCli, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...opts.env },
+      env,
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
     });
     let stdout = '';
