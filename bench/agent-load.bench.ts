@@ -100,6 +100,7 @@ async function measure(c: Case, windowS: number): Promise<BenchRow[]> {
       { bench, metric: `agent CPU over ${windowS} s`, value: round(cpu, 2), unit: '% core', goal: `<= ${c.cpuGoal}`, met: cpu <= c.cpuGoal },
       { bench, metric: 'agent RSS at the end', value: round(rss), unit: 'MB', goal: `<= ${c.rssGoalMb}`, met: rss <= c.rssGoalMb },
       { bench, metric: 'agent peak RSS (VmHWM, start-up included)', value: round(b.peakRssMb), unit: 'MB' },
+      { bench, metric: 'of the RSS: anonymous (heap, native); the rest is node binary and library file pages', value: round(b.anonMb), unit: 'MB' },
       { bench, metric: `fixes decoded per second (cameras send ${c.cameras * c.rateHz})`, value: round(fixesIn / windowS), unit: '/s' },
       { bench, metric: 'fixes published per second (default reporting policy)', value: round(fixesOut / windowS), unit: '/s' },
       { bench, metric: 'simulator CPU (another process, not counted)', value: round(cpuPercent(simA, simB)), unit: '% core' },

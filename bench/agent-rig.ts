@@ -20,6 +20,8 @@ export interface ProcSample {
   rssMb: number;
   /** Peak RSS so far (VmHWM). */
   peakRssMb: number;
+  /** Private anonymous memory (heap, stacks, native allocations): RSS without the file pages of node and its libraries. */
+  anonMb: number;
 }
 
 export function sampleProcess(pid: number): ProcSample {
@@ -29,7 +31,7 @@ export function sampleProcess(pid: number): ProcSample {
   const ticks = Number(rest[11]) + Number(rest[12]);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { atMs: Date.now(), cpuS: ticks / CLK_TCK, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+  return { atMs: Date.now(), cpuS: ticks / CLK_TCK, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024 };
 }
 
 /** CPU of one process between two samples, as a percentage of one core. */
