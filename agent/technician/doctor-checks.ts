@@ -174,7 +174,13 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
 
 function serialPermission(device: string, path: string, openable: Set<string>): CheckResult {
   const subject = `${device} ${path}`;
-  if (!existsSync(path)) {
+  try {
+    statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES') {
+      return { check: 'serial-permissions', subject, level: 'fail', detail: `${who()} may not reach ${path}: a folder on its path is closed to this user`, hint: `give ${who()} access to the folders leading to ${path}, or use the /dev/serial/by-id/ name of the port` };
+    }
     return { check: 'serial-permissions', subject, level: 'fail', detail: `${path} does not exist`, hint: 'plug the camera in and switch it on; if it is plugged in, the port has another name now: run bwc-agent devices' };
   }
   try {

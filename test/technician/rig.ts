@@ -18,7 +18,9 @@ export interface SimRig {
 
 /** Simulated cameras on real pseudo-terminals, stopped at teardown. */
 export async function startSim(t: TapTest, cameras: number, faults: Record<number, { faults: SimCameraFault[]; options?: FaultOptions }> = {}): Promise<SimRig> {
-  const sim = new Simulator({ cameras, seed: 7 });
+  // Port links in a folder every user can traverse (tests run the CLI as another user too).
+  const portDir = tempDir(t, 'bwc-tech-ports-');
+  const sim = new Simulator({ cameras, seed: 7, portDir });
   const made = new Map<string, SimCamera>();
   let i = 0;
   sim.controlFactory = (c) => {
@@ -93,9 +95,13 @@ export interface CliResult {
 export function runCli(args: string[], opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...opts.env };
-    // Another user cannot write tap's process-info files: run it without tap's loader.
-    if (opts.uid !== undefined) delete env.NODE_OPTIONS;
-    const child = spawn(process.execPath, [agentCli, ...args], {
+    // Another user cannot write tap's process-info files, and tap adds its loader to
+    // every child's environment: `env -i` starts that one with a plain environment.
+    const [cmd, argv] =
+      opts.uid !== undefined
+        ? ['env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, 'LANG=C.UTF-8', ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), process.execPath, agentCli, ...args]]
+        : [process.execPath, [agentCli, ...args]];
+    const child = spawn(cmd, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
       ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid ?? opts.uid } : {}),
