@@ -1,5 +1,7 @@
 import Database from 'better-sqlite3';
-import type { FleetRecorder } from '../helpers/fleet-recorder.js';
+import type { PersistentRecorder } from './persistent-recorder.js';
+
+type FleetRecorder = Pick<PersistentRecorder, 'records' | 'fixes'>;
 
 /**
  * Produced against delivered, by device and sequence number.

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Simulator, type SimCameraPorts } from '../../sim/simulator.js';
 import { SimCamera } from '../../sim/camera/sim-camera.js';
-import { TestMosquitto } from '../helpers/mosquitto.js';
-import { FleetRecorder } from '../helpers/fleet-recorder.js';
+import { ChaosMosquitto } from './chaos-broker.js';
+import { PersistentRecorder } from './persistent-recorder.js';
 import type { TapTest } from '../helpers/tap-test.js';
 import { baseConfig, CHAOS_PASSWORD, ChaosAgent, removeDir, secretFile, tempDir, waitFor, writeAgentConfig } from './chaos-kit.js';
 
@@ -12,7 +12,7 @@ export interface FleetRigOptions {
   rateHz: 1 | 5 | 10;
   seed: number;
   /** Broker URLs the agent is given (default: the rig's own mosquitto). */
-  brokers?: (broker: TestMosquitto) => string[];
+  brokers?: (broker: ChaosMosquitto) => string[] | Promise<string[]>;
   /** Sections laid over the base configuration. */
   config?: (base: Record<string, any>, dir: string) => Record<string, any>;
   /** Start the agent at once (default true). */
@@ -28,10 +28,10 @@ export class FleetRig {
   readonly cameras: SimCamera[] = [];
   private constructor(
     readonly dir: string,
-    readonly broker: TestMosquitto,
+    readonly broker: ChaosMosquitto,
     readonly sim: Simulator,
     readonly ports: SimCameraPorts[],
-    readonly recorder: FleetRecorder,
+    readonly recorder: PersistentRecorder,
     readonly agent: ChaosAgent,
     readonly configFile: string,
   ) {}
@@ -47,7 +47,7 @@ export class FleetRig {
   static async start(t: TapTest, o: FleetRigOptions): Promise<FleetRig> {
     const dir = tempDir(o.scenario);
     t.teardown(() => removeDir(dir));
-    const broker = await TestMosquitto.start();
+    const broker = await ChaosMosquitto.start(join(dir, 'broker'));
     t.teardown(() => broker.stop());
     const sim = new Simulator({ cameras: o.cameras, transport: 'pty', rateHz: o.rateHz, seed: o.seed, footageDir: join(dir, 'footage'), portDir: join(dir, 'ports') });
     const cameras: SimCamera[] = [];
@@ -59,9 +59,9 @@ export class FleetRig {
     const ports = await sim.start();
     t.teardown(() => sim.stop());
     const passwordFile = secretFile(join(dir, 'mqtt-password'), CHAOS_PASSWORD + '\n');
-    const base = baseConfig({ id: `chaos-${o.scenario}`, dataDir: join(dir, 'data'), brokers: o.brokers ? o.brokers(broker) : [broker.url], devices: ports, passwordFile });
+    const base = baseConfig({ id: `chaos-${o.scenario}`, dataDir: join(dir, 'data'), brokers: o.brokers ? await o.brokers(broker) : [broker.url], devices: ports, passwordFile });
     const configFile = writeAgentConfig(join(dir, 'agent.yaml'), o.config ? o.config(base, dir) : base);
-    const recorder = await FleetRecorder.start(broker.url);
+    const recorder = await PersistentRecorder.start(broker.url);
     t.teardown(() => recorder.stop());
     const agent = new ChaosAgent(configFile, o.scenario);
     t.teardown(async () => {
