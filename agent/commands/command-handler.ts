@@ -10,6 +10,7 @@ import { positionOf } from '../device-messages.js';
 import { describeArgs } from './command-args.js';
 import { BlockReader } from '../media/block-reader.js';
 import type { FootageAccess } from '../media/footage-access.js';
+import { applyConfigUpdate } from './config-update.js';
 
 export type ReplyStatus = 'ACCEPTED' | 'REJECTED' | 'DONE' | 'FAILED' | 'PROGRESS';
 
@@ -143,7 +144,7 @@ export class CommandHandler {
         return done({}, 'viewer still watching');
       }
       case 'configUpdate':
-        throw new BwcError('NOT_SUPPORTED', 'remote configuration update is not supported by this agent version');
+        return applyConfigUpdate(this, c);
     }
   }
 
