@@ -117,3 +117,16 @@ t.test('rate limited per issuer', async (t) => {
   rejected(t, v.verify(cmd(sup, 'sup', 'supervisor'), 'BWC-0001'), 'REASON_RATE_LIMITED');
   t.equal(v.verify(cmd(plat, 'plat', 'platform'), 'BWC-0001').ok, true, 'another issuer has its own budget');
 });
+
+t.test('arguments: a clip id naming a path is refused before anything runs; refusals echo the claimed command id', async (t) => {
+  const v = setup(t);
+  const bad = v.verify(cmd(sup, 'sup', 'supervisor', 'clipFetch', { args: { recordingId: '../../etc/passwd' }, commandId: 'trav1' }), 'BWC-0001');
+  rejected(t, bad, 'REASON_BAD_REQUEST');
+  if (!bad.ok) t.equal(bad.commandId, 'trav1');
+  t.equal(v.verify(cmd(sup, 'sup', 'supervisor', 'clipFetch', { args: { recordingId: 'YY00001_20261125021230_0001' } }), 'BWC-0001').ok, true);
+  const forged = v.verify(cmd(stranger, 'sup', 'supervisor', 'snapshot', { commandId: 'forged1' }), 'BWC-0001');
+  rejected(t, forged, 'REASON_BAD_SIGNATURE');
+  if (!forged.ok) t.equal(forged.commandId, 'forged1', 'the claimed id comes back so the sender can match the refusal');
+  const unknown = v.verify(cmd(stranger, stranger.id, 'supervisor', 'snapshot', { commandId: 'unk1' }), 'BWC-0001');
+  if (!unknown.ok) t.match(unknown, { reason: 'REASON_UNKNOWN_KEY', commandId: 'unk1', issuer: stranger.id });
+});

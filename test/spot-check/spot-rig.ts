@@ -12,7 +12,13 @@ import { TestMosquitto } from '../helpers/mosquitto.js';
 import { FleetRecorder } from '../helpers/fleet-recorder.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { consoleCli } from '../helpers/paths.js';
-import type { TapTest } from '../helpers/tap-test.js';
+
+/** What the rig needs of its owner (a tap test, or a benchmark's own cleanup list). */
+export interface Owner {
+  teardown(fn: () => unknown): void;
+  passing?(): boolean;
+  comment?(...args: unknown[]): void;
+}
 
 export interface RigOptions {
   cameras: number;
@@ -20,8 +26,11 @@ export interface RigOptions {
   mediaMaxKbps?: number;
   /** Pre-made recording of about this many bytes on every camera (0: none). */
   clipBytes?: number;
-  /** Give the agent each camera's footage folder (mass storage) as well as its control port. */
-  mountFootage?: boolean;
+  /** Give the agent each camera's footage folder (mass storage) as well as its control port; a list: only these devices. */
+  mountFootage?: boolean | string[];
+  rateHz?: 1 | 5 | 10;
+  /** Agent reporting settings (default: the agent's). */
+  reporting?: Record<string, number>;
   liveKeepaliveS?: number;
   seed?: number;
 }
@@ -64,14 +73,14 @@ export class SpotRig {
     return join(this.dir, 'data', 'audit.log');
   }
 
-  static async start(t: TapTest, o: RigOptions): Promise<SpotRig> {
+  static async start(t: Owner, o: RigOptions): Promise<SpotRig> {
     const dir = mkdtempSync(join(tmpdir(), 'bwc-spot-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const broker = await TestMosquitto.start();
     t.teardown(() => broker.stop());
 
     const footage = join(dir, 'footage');
-    const sim = new Simulator({ cameras: o.cameras, transport: 'pty', rateHz: 1, seed: o.seed ?? 11, footageDir: footage, portDir: join(dir, 'ports') });
+    const sim = new Simulator({ cameras: o.cameras, transport: 'pty', rateHz: o.rateHz ?? 1, seed: o.seed ?? 11, footageDir: footage, portDir: join(dir, 'ports') });
     const cameras: SimCamera[] = [];
     // Cameras record from the start, so live feeds are allowed (liveFeed.onlyWhileRecording).
     sim.controlFactory = (c) => {
@@ -95,8 +104,9 @@ export class SpotRig {
       agent: { id: 'spot-gw', dataDir: join(dir, 'data') },
       log: { level: 'info' },
       mqtt: { brokers: [broker.url], keepaliveS: 5, connectTimeoutMs: 3000, reconnect: { minMs: 200, maxMs: 1000 } },
-      devices: ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage ? { footageDir: join(footage, p.device) } : {}) })),
+      devices: ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage === true || (Array.isArray(o.mountFootage) && o.mountFootage.includes(p.device)) ? { footageDir: join(footage, p.device) } : {}) })),
       devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 } },
+      ...(o.reporting ? { reporting: o.reporting } : {}),
       publish: { mediaMaxKbps: o.mediaMaxKbps ?? 0 },
       security: { trustedKeys: [{ id: key.keyId, role: 'supervisor', publicKeyFile: key.pub }], rateLimitPerIssuerPerMin: 600 },
       liveFeed: { onlyWhileRecording: true, viewerKeepaliveS: o.liveKeepaliveS ?? 10 },
@@ -107,7 +117,7 @@ export class SpotRig {
     agent.start();
     t.teardown(async () => {
       await agent.kill('SIGTERM');
-      if (t.passing() === false) t.comment(`agent output (tail):\n${agent.output.slice(-6000)}`);
+      if (t.passing?.() === false) t.comment?.(`agent output (tail):\n${agent.output.slice(-6000)}`);
     });
     const rig = new SpotRig(dir, broker, sim, agent, recorder);
     Object.assign(rig, { devices: sim.devices, clips, keyFile: key.key, keyId: key.keyId });
