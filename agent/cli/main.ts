@@ -13,6 +13,7 @@ import { registerProvisionCommand } from './commands/provision.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerTailCommand } from './commands/tail.js';
 import { registerBufferCommands } from './commands/buffer.js';
+import { registerRegisterCommand } from './commands/register.js';
 
 /** `bwc-agent`: the technician's CLI and the daemon (see shared CLI contract). */
 export function buildAgentProgram(): Command {
@@ -31,6 +32,7 @@ export function buildAgentProgram(): Command {
   registerDoctorCommand(program);
   registerTailCommand(program);
   registerBufferCommands(program);
+  registerRegisterCommand(program);
   return program;
 }
 
