@@ -63,7 +63,8 @@ export class DeviceRuntime {
   lastFixSystemMs: number | undefined;
   private timers = new Set<NodeJS.Timeout>();
   private pendingTemporary: { intervalS: number; durationS: number } | undefined;
-  private decoderCounters: Record<string, number> = {};
+  /** The GNSS port's current (or last) decoder: its counters are read when status is written, not per chunk. */
+  private decoder: NmeaDecoder | undefined;
   fixesIn = 0;
   fixesReported = 0;
   gnssConnected = false;
@@ -122,7 +123,7 @@ export class DeviceRuntime {
   }
 
   counters(): Record<string, number> {
-    return { ...this.decoderCounters, ...prefixed('filter_', this.filter.drops), ...(this.camera ? prefixed('camera_', this.camera.counters) : {}) };
+    return { ...(this.decoder ? prefixed('nmea_', this.decoder.counters()) : {}), ...prefixed('filter_', this.filter.drops), ...(this.camera ? prefixed('camera_', this.camera.counters) : {}) };
   }
 
   private every(ms: number, fn: () => void): void {
@@ -173,16 +174,16 @@ export class DeviceRuntime {
     this.gnssTransport = transport;
     this.gnssConnected = true;
     const decoder = new NmeaDecoder();
-    transport.stream.on('data', (chunk: Buffer) => this.onEpochs(decoder.push(chunk), decoder));
+    this.decoder = decoder;
+    transport.stream.on('data', (chunk: Buffer) => this.onEpochs(decoder.push(chunk)));
     transport.onClose(() => {
-      this.onEpochs(decoder.end(), decoder);
+      this.onEpochs(decoder.end());
       this.gnssConnected = false;
       this.gnssTransport = undefined;
     });
   }
 
-  private onEpochs(epochs: Epoch[], decoder: NmeaDecoder): void {
-    this.decoderCounters = prefixed('nmea_', decoder.counters());
+  private onEpochs(epochs: Epoch[]): void {
     const out: NewMessage[] = [];
     for (const epoch of epochs) {
       this.gnss = epoch.gnss;
