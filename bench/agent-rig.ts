@@ -69,9 +69,10 @@ export interface SimPorts {
   control: string;
 }
 
-/** `bwc-agent sim … --json` as a separate process; resolves once every camera's ports are printed. */
-export async function startSimProcess(args: string[], cameras: number): Promise<{ child: ChildProcess; ports: SimPorts[]; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [agentCli, 'sim', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `bwc-agent sim … --json` (or `script` printing the same lines) as a separate process; resolves once every camera's ports are printed. */
+export async function startSimProcess(args: string[], cameras: number, script?: string): Promise<{ child: ChildProcess; ports: SimPorts[]; stop: () => Promise<void> }> {
+  const argv = script ? [script, ...args] : [agentCli, 'sim', '--json', ...args];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const ports: SimPorts[] = [];
