@@ -39,6 +39,9 @@ export class ChaosMosquitto {
   private writeConfig(): string {
     const file = join(this.dir, 'mosquitto.conf');
     const lines = [
+      // Run as root, mosquitto drops to the user "mosquitto", which cannot write the persistence
+      // file or read the keys in the test's private temp folder: stay who started it.
+      'user root',
       'per_listener_settings true',
       'persistence true',
       `persistence_location ${this.dir}/`,
@@ -62,8 +65,12 @@ export class ChaosMosquitto {
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
     });
-    await waitForPort(this.port);
-    for (const l of this.extra) await waitForPort(l.port);
+    try {
+      await waitForPort(this.port);
+      for (const l of this.extra) await waitForPort(l.port);
+    } catch (err) {
+      throw new Error(`mosquitto did not start: ${(err as Error).message}; its output: ${this.log.slice(-2000)}`);
+    }
   }
 
   /** SIGTERM: mosquitto saves its persistence file and exits; SIGKILL: it vanishes. */
