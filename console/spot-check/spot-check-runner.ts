@@ -160,6 +160,7 @@ async function live(link: CommandLink, device: string, dir: string, s: SpotCheck
   const keepalive = setInterval(() => void link.fire(device, 'viewerKeepalive', { commandId: req.commandId }).catch(() => undefined), s.keepaliveS * 1000);
   try {
     const fin = await finish(req, (s.durationS + 60) * 1000);
+    progress.note(device, `live feed ended: ${fin.reason}`);
     await sleep(300);
     const partial = { files, bytes, frames: files.length, sha256_ok: bad === 0 && files.length > 0, ...(firstFrameMs !== undefined ? { firstFrameMs } : {}) };
     if (files.length === 0) return { ...partial, result: 'failed', reason: `no frame arrived (${fin.reason})` };
