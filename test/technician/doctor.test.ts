@@ -32,19 +32,22 @@ t.test('doctor: a working camera and broker pass every check, in order; exit 0',
   const config = writeConfig(dir, broker.url);
   upsertDevice(config, { id: 'CAM-1', gnss: rig.ports[0]!.port, control: rig.ports[0]!.control });
   const r = await doctor(config);
-  t.equal(r.code, 0, r.stdout + r.stderr);
   const doc = JSON.parse(r.stdout);
-  t.equal(doc.worst, 'pass');
   const seen = [...new Set((doc.checks as Check[]).map((c) => c.check))];
   t.same(seen, ORDER, 'every check, in order');
-  for (const c of doc.checks as Check[]) t.not(c.level, 'fail', `${c.check} ${c.subject ?? ''}: ${c.detail}`);
+  // The disk check depends on the machine the test runs on: a full CI disk may warn.
+  for (const c of doc.checks as Check[]) if (c.check !== 'disk') t.ok(c.level === 'pass' || c.level === 'skip', `${c.check} ${c.subject ?? ''}: ${c.level} ${c.detail}`);
+  const disk = (doc.checks as Check[]).find((c) => c.check === 'disk')!;
+  t.equal(doc.worst, disk.level === 'pass' ? 'pass' : disk.level);
+  t.equal(r.code, { pass: 0, warn: 3, fail: 1 }[doc.worst as 'pass'], `exit status follows the worst result (${doc.worst})`);
   t.match(doc.checks.find((c: Check) => c.check === 'fix').detail, /3D fix, HDOP [\d.]+; satellites used\/in view: gps \d+\/\d+/);
   t.match(doc.checks.find((c: Check) => c.check === 'camera').detail, /camera YY00001 .* answers/);
 
   const human = await runCli(['doctor', '--config', config, '--listen', '2500']);
-  t.equal(human.code, 0);
+  t.equal(human.code, r.code);
   t.match(human.stdout, /^PASS  config /m);
-  t.match(human.stdout, /summary: \d+ pass, 0 warn, 0 fail/);
+  t.match(human.stdout, /^PASS  camera {13}CAM-1: camera YY00001/m);
+  t.match(human.stdout, /summary: \d+ pass, \d+ warn, 0 fail/);
 });
 
 t.test('doctor: no camera, a camera that does not answer, broker down: each fails with a hint; exit 1', async (t) => {
@@ -119,3 +122,22 @@ function withCa(file: string, caFile: string): string {
   editConfigFile(file, (doc) => doc.setIn(['mqtt', 'tls', 'caFile'], caFile));
   return file;
 }
+
+t.test('doctor: no fix (a tunnel) is a warning with a hint; damaged sentences are counted', async (t) => {
+  const rig = await startSim(t, 2);
+  rig.sim.inject(rig.ports[0]!.device, 'no-fix', true);
+  rig.sim.inject(rig.ports[1]!.device, 'bad-checksum', true);
+  const broker = await TestMosquitto.start();
+  t.teardown(() => broker.stop());
+  const dir = tempDir(t);
+  const config = writeConfig(dir, broker.url);
+  upsertDevice(config, { id: 'TUNNEL', gnss: rig.ports[0]!.port });
+  upsertDevice(config, { id: 'NOISY', gnss: rig.ports[1]!.port });
+  const r = await runCli(['doctor', '--json', '--config', config, '--listen', '4000']);
+  const cs = checks(r.stdout);
+  t.match(cs.find((c) => c.check === 'fix' && c.subject === 'TUNNEL'), { level: 'warn', detail: /no position fix/, hint: /open sky/ });
+  t.equal(r.code, 3, 'the worst result is a warning');
+  const noisy = cs.find((c) => c.check === 'nmea' && c.subject === 'NOISY')!;
+  const bad = Number(/(\d+) (?:with )?bad checksums/.exec(noisy.detail)?.[1]);
+  t.ok(bad > 0, `bad checksums counted: ${noisy.detail}`);
+});
