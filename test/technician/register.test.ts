@@ -7,6 +7,7 @@ import { freePort, waitForPort } from '../helpers/mosquitto.js';
 import { loadConfig } from '../../config/load-config.js';
 import { runCli, tempDir, writeConfig } from './rig.js';
 import type { TapTest } from '../helpers/tap-test.js';
+import { makeTlsMaterial, startTlsMosquitto } from './tls-broker.js';
 
 /**
  * mosquitto with authentication and an ACL as a fleet would run it: the claim
@@ -145,4 +146,46 @@ t.test('register by claim: timeout, refusal, a bad claim password, a reply of an
   const usage = await runCli(['register', '--config', config]);
   t.equal(usage.code, 2);
   t.match(usage.stderr, /give the claim credential/);
+});
+
+t.test('register by claim: a certificate for the gateway\'s own key; mutual TLS works with it; a certificate for another key is refused', async (t) => {
+  const dir = tempDir(t);
+  const claimBroker = await authBroker(t, dir);
+  const tls = makeTlsMaterial(dir);
+  const mtls = await startTlsMosquitto(t, dir, tls, { requireCertificate: true });
+  // The platform signs with the fleet CA; a placeholder request lends openssl a subject.
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'placeholder.key'), '-out', join(dir, 'placeholder.csr'), '-subj', '/CN=placeholder'], { stdio: 'ignore' });
+  let honest = false;
+  await platform(t, claimBroker.url, (req) => {
+    if (!honest) return { status: 'accepted', credential: { type: 'certificate', certificatePem: readFileSync(tls.certFile, 'utf8') } };
+    writeFileSync(join(dir, 'gw.pub'), String(req.publicKey));
+    execFileSync('openssl', ['x509', '-req', '-in', join(dir, 'placeholder.csr'), '-force_pubkey', join(dir, 'gw.pub'), '-CA', tls.caFile, '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', join(dir, 'gw.crt'), '-days', '400'], { stdio: 'ignore' });
+    return { status: 'accepted', brokers: [mtls.url], credential: { type: 'certificate', certificatePem: readFileSync(join(dir, 'gw.crt'), 'utf8'), caPem: readFileSync(tls.caFile, 'utf8') } };
+  });
+  const cfgDir = tempDir(t);
+  const config = writeConfig(cfgDir, claimBroker.url);
+  const before = readFileSync(config, 'utf8');
+  const args = ['register', '--config', config, '--claim-user', 'claim', '--claim-password-file', claimFile(cfgDir), '--timeout', '20000'];
+
+  const foreign = await runCli(args);
+  t.equal(foreign.code, 1);
+  t.match(foreign.stderr, /the platform's certificate is not for the key this gateway sent; nothing was stored/);
+  t.equal(readFileSync(config, 'utf8'), before);
+  t.notOk(existsSync(join(cfgDir, 'data', 'credentials', 'device.key')));
+
+  honest = true;
+  const r = await runCli([...args, '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), { ok: true, credential: 'certificate', brokers: [mtls.url] });
+  const key = join(cfgDir, 'data', 'credentials', 'device.key');
+  t.equal(statSync(key).mode & 0o777, 0o600);
+  const loaded = await loadConfig(config);
+  t.same(loaded.config.mqtt.brokers, [mtls.url]);
+  t.match(loaded.config.mqtt.tls, { certFile: join(cfgDir, 'data', 'credentials', 'device.crt'), keyFile: key, caFile: join(cfgDir, 'data', 'credentials', 'ca.pem') });
+
+  // The broker demands a client certificate: the doctor connects with the stored one.
+  const d = JSON.parse((await runCli(['doctor', '--json', '--config', config, '--listen', '500'])).stdout);
+  const of = (check: string) => d.checks.filter((c: { check: string }) => c.check === check);
+  t.match(of('broker'), [{ level: 'pass' }]);
+  t.match(of('tls'), [{ level: 'pass', detail: /^verified/ }, { level: 'pass', detail: /client certificate .* valid until/ }]);
 });

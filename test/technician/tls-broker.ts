@@ -32,10 +32,10 @@ export function makeTlsMaterial(dir: string, brokerDays = 365): TlsMaterial {
 }
 
 /** mosquitto with a TLS listener of its own on a free port, stopped at teardown. */
-export async function startTlsMosquitto(t: TapTest, dir: string, m: TlsMaterial): Promise<{ url: string }> {
+export async function startTlsMosquitto(t: TapTest, dir: string, m: TlsMaterial, opts: { requireCertificate?: boolean } = {}): Promise<{ url: string }> {
   const port = await freePort();
-  const conf = join(dir, 'mosquitto-tls.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, `cafile ${m.caFile}`, `certfile ${m.certFile}`, `keyfile ${m.keyFile}`, 'allow_anonymous true', ''].join('\n'));
+  const conf = join(dir, `mosquitto-tls-${port}.conf`);
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, `cafile ${m.caFile}`, `certfile ${m.certFile}`, `keyfile ${m.keyFile}`, 'allow_anonymous true', ...(opts.requireCertificate ? ['require_certificate true'] : []), ''].join('\n'));
   const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
