@@ -144,3 +144,25 @@ t.test('several cameras without --port or --serial: refused with the list; --ser
   t.equal(JSON.parse(picked.stdout).port, join(usb.devRoot, 'ttyACM1'));
   t.equal(rig.cameras.get(rig.ports[1]!.device)!.identity.officerNumber, '123456');
 });
+
+t.test('provision with a username/password credential: the password file is 0600 and kept on a second run', async (t) => {
+  const rig = await startSim(t, 1);
+  const dir = tempDir(t);
+  const config = writeConfig(dir);
+  const { control } = rig.ports[0]!;
+  const args = ['provision', '--port', control, ...OFFICER, '--config', config, '--credentials', 'password', '--device-id', 'CAM-7', '--profile', 'vehicle', '--json'];
+  const r = await runCli(args);
+  t.equal(r.code, 0, r.stderr);
+  const pw = join(dir, 'data', 'devices', 'CAM-7', 'device.password');
+  t.same(JSON.parse(r.stdout).credentials, { kind: 'password', files: [pw] });
+  t.equal(statSync(pw).mode & 0o777, 0o600);
+  const secret = readFileSync(pw, 'utf8');
+  t.match(secret, /^[A-Za-z0-9_-]{32}\n$/);
+  t.match((await loadConfig(config)).config.devices, [{ id: 'CAM-7', control, profile: 'vehicle' }]);
+  const again = await runCli(args);
+  t.equal(JSON.parse(again.stdout).changed, false);
+  t.equal(readFileSync(pw, 'utf8'), secret, 'password kept');
+  const bad = await runCli(['provision', '--port', control, ...OFFICER, '--config', config, '--credentials', 'token']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--credentials must be keypair or password, got "token"/);
+});

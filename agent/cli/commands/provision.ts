@@ -90,8 +90,10 @@ export function registerProvisionCommand(program: Command): void {
       if (opts.json) {
         await writeOut(JSON.stringify({ ok: false, dryRun: !!opts.dryRun, failedStep: err.step, error: describeError(err.cause), undone: err.undone, undoErrors: err.undoErrors }) + '\n');
       }
-      const code = (err.cause as { code?: string }).code ?? 'PROVISION_FAILED';
-      throw new BwcError(code.startsWith('BAD_') || code === 'USAGE' || code === 'CAMERA_BAD_ARGUMENT' ? (code === 'CAMERA_BAD_ARGUMENT' ? 'BAD_ARGUMENT' : code) : 'PROVISION_FAILED', `provision failed at step ${err.step}: ${describeError(err.cause)}.${undone}${undoErr}`);
+      // Bad input (exit 2) stays bad input; anything else is a failed task (exit 1).
+      const cause = (err.cause as { code?: string }).code ?? '';
+      const badInput = cause.startsWith('BAD_') || cause === 'USAGE' || cause === 'CAMERA_BAD_ARGUMENT';
+      throw new BwcError(badInput ? 'BAD_PROVISION' : 'PROVISION_FAILED', `provision failed at step ${err.step}: ${describeError(err.cause)}.${undone}${undoErr}`);
     }
     if (opts.json) await writeOut(JSON.stringify(report) + '\n');
     else await writeOut(report.dryRun ? `dry run: ${report.changed ? 'the steps marked would-change would be applied' : 'nothing would change'}\n` : `provisioned ${report.device} (camera ${report.serial}) for officer ${report.binding?.officerNumber}${report.changed ? '' : ': nothing needed changing'}\n`);
