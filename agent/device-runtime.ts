@@ -192,7 +192,7 @@ export class DeviceRuntime {
       this.fixesIn++;
       this.deps.metrics.fixIn(this.settings.id);
       const now = Date.now();
-      const verdict = this.filter.check(fix);
+      const verdict = this.filter.check(fix, now);
       if (!verdict.ok) {
         this.deps.metrics.fixDropped(this.settings.id, verdict.reason);
         continue;

@@ -28,6 +28,14 @@ export interface FixFilterOptions {
    * or after a first fix that was itself wrong). Default 3.
    */
   confirmFixes?: number;
+  /**
+   * GNSS time advances with real time: when fix times move more than this
+   * (ms) away from the time between their receptions on this machine, the fix
+   * carries a bogus time (a corrupted sentence, a receiver's garbage date) and
+   * needs confirmation like a jump. Judged only when reception times are
+   * given. Default 60 000.
+   */
+  maxTimeSkewMs?: number;
 }
 
 /**
@@ -49,18 +57,20 @@ export class FixFilter {
   private readonly opts: Required<FixFilterOptions>;
   private readonly counts: Record<DropReason, number> = { mode: 0, hdop: 0, jump: 0, time: 0, invalid: 0 };
   private last: Fix | undefined;
+  /** System time the last accepted fix was received, when given. */
+  private lastRx: number | undefined;
   /**
    * Consecutive rejected fixes (jumped, or behind the accepted time) that are
    * consistent with each other: the candidate for "the receiver really is
    * there now".
    */
-  private candidates: Fix[] = [];
+  private candidates: Array<{ fix: Fix; rx?: number }> = [];
   private acceptedCount = 0;
 
   constructor(opts: FixFilterOptions) {
-    const o = { noiseM: 20, confirmFixes: 3, ...opts };
+    const o = { noiseM: 20, confirmFixes: 3, maxTimeSkewMs: 60_000, ...opts };
     if (o.minMode !== 2 && o.minMode !== 3) throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: minMode must be 2 or 3, got ${String(o.minMode)}`);
-    for (const k of ['maxHdop', 'maxSpeedMps', 'noiseM'] as const) {
+    for (const k of ['maxHdop', 'maxSpeedMps', 'noiseM', 'maxTimeSkewMs'] as const) {
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] <= 0) {
         throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: ${k} must be a positive number, got ${String(o[k])}`);
       }
@@ -86,17 +96,18 @@ export class FixFilter {
     return this.last;
   }
 
-  check(fix: Fix): FilterResult {
-    const reason = this.judge(fix);
+  /** `receivedMs`: the system time the fix arrived, to catch bogus fix times (see maxTimeSkewMs). */
+  check(fix: Fix, receivedMs?: number): FilterResult {
+    const reason = this.judge(fix, receivedMs);
     if (reason === undefined) {
-      this.accept(fix);
+      this.accept(fix, receivedMs);
       return { ok: true };
     }
     this.counts[reason]++;
     return { ok: false, reason };
   }
 
-  private judge(fix: Fix): DropReason | undefined {
+  private judge(fix: Fix, rx: number | undefined): DropReason | undefined {
     if (!isSane(fix)) return 'invalid';
     if (fix.mode < this.opts.minMode) return 'mode';
     if (fix.hdop !== undefined && fix.hdop > this.opts.maxHdop) return 'hdop';
@@ -105,27 +116,34 @@ export class FixFilter {
     // A repeated epoch is a duplicate, never a new position: not a candidate.
     if (fix.timeMs === last.timeMs) return 'time';
     const behind = fix.timeMs < last.timeMs;
-    if (!behind && this.plausible(last, fix)) {
+    const timeOk = this.timeConsistent(last, this.lastRx, fix, rx);
+    if (!behind && timeOk && this.plausible(last, fix)) {
       // Consistent with the track: any run of outliers before it was noise.
       this.candidates = [];
       return undefined;
     }
-    if (this.extendsCandidates(fix) && this.candidates.length >= this.opts.confirmFixes) {
+    if (this.extendsCandidates(fix, rx) && this.candidates.length >= this.opts.confirmFixes) {
       // Enough fixes agree: the track moves here (accept() re-anchors it).
       this.candidates = [];
       return undefined;
     }
-    return behind ? 'time' : 'jump';
+    return behind || !timeOk ? 'time' : 'jump';
+  }
+
+  /** Did fix time advance about as much as reception time did? (true when reception times are unknown) */
+  private timeConsistent(a: Fix, aRx: number | undefined, b: Fix, bRx: number | undefined): boolean {
+    if (aRx === undefined || bRx === undefined) return true;
+    return Math.abs(b.timeMs - a.timeMs - (bRx - aRx)) <= this.opts.maxTimeSkewMs;
   }
 
   /** Adds fix to the candidate run, or starts a new run with it; true if it extended one. */
-  private extendsCandidates(fix: Fix): boolean {
+  private extendsCandidates(fix: Fix, rx: number | undefined): boolean {
     const prev = this.candidates[this.candidates.length - 1];
-    if (prev !== undefined && fix.timeMs > prev.timeMs && this.plausible(prev, fix)) {
-      this.candidates.push(fix);
+    if (prev !== undefined && fix.timeMs > prev.fix.timeMs && this.plausible(prev.fix, fix) && this.timeConsistent(prev.fix, prev.rx, fix, rx)) {
+      this.candidates.push({ fix, rx });
       return true;
     }
-    this.candidates = [fix];
+    this.candidates = [{ fix, rx }];
     return this.opts.confirmFixes === 1;
   }
 
@@ -135,8 +153,9 @@ export class FixFilter {
     return haversineM(a, b) <= this.opts.maxSpeedMps * dtS + this.opts.noiseM;
   }
 
-  private accept(fix: Fix): void {
+  private accept(fix: Fix, rx: number | undefined): void {
     this.last = fix;
+    this.lastRx = rx;
     this.acceptedCount++;
   }
 }

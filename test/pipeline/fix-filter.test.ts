@@ -156,3 +156,31 @@ t.test('bad options are refused with a clear error', async (t) => {
     }
   }
 });
+
+t.test('a fix whose time runs away from real time is held back, and one bogus time cannot lock the track', async (t) => {
+  const f = new FixFilter(FOOT);
+  const rx0 = 1_000_000;
+  // A walk at 1 Hz, received once a second.
+  const walk = straight({ n: 20, stepMs: 1000, speed: 1.4, courseDeg: 0 });
+  for (let i = 0; i < 5; i++) t.same(f.check(walk[i]!, rx0 + i * 1000), { ok: true });
+  // A corrupted sentence claims a time 22 hours ahead, one second after the last.
+  const bogus = { ...walk[5]!, timeMs: walk[5]!.timeMs + 22 * 3_600_000 };
+  t.same(f.check(bogus, rx0 + 5000), { ok: false, reason: 'time' }, 'the runaway time is dropped');
+  for (let i = 6; i < 20; i++) t.same(f.check(walk[i]!, rx0 + i * 1000), { ok: true }, `the walk goes on at fix ${i}`);
+  t.equal(f.drops.time, 1);
+  // Without reception times the filter judges fix times alone, as before.
+  const plain = new FixFilter(FOOT);
+  t.same(plain.check(walk[0]!), { ok: true });
+  t.same(plain.check(bogus), { ok: true }, 'nothing to compare a lone fix time with');
+});
+
+t.test('a receiver whose clock really jumped is followed after confirmation', async (t) => {
+  const f = new FixFilter(FOOT);
+  const rx0 = 5_000_000;
+  const walk = straight({ n: 10, stepMs: 1000, speed: 1.4, courseDeg: 0 });
+  for (let i = 0; i < 4; i++) t.same(f.check(walk[i]!, rx0 + i * 1000), { ok: true });
+  const shifted = walk.slice(4).map((x) => ({ ...x, timeMs: x.timeMs + 3_600_000 }));
+  const verdicts = shifted.map((x, i) => f.check(x, rx0 + (4 + i) * 1000).ok);
+  t.same(verdicts.slice(0, 2), [false, false], 'the first fixes after the jump wait for confirmation');
+  t.ok(verdicts.slice(2).every(Boolean), 'then the track follows the receiver');
+});
