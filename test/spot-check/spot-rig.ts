@@ -31,6 +31,8 @@ export interface RigOptions {
   rateHz?: 1 | 5 | 10;
   /** Agent reporting settings (default: the agent's). */
   reporting?: Record<string, number>;
+  /** More devices for the agent (GNSS-only receivers the caller feeds). */
+  extraDevices?: Array<{ id: string; gnss: string }>;
   liveKeepaliveS?: number;
   seed?: number;
 }
@@ -104,7 +106,10 @@ export class SpotRig {
       agent: { id: 'spot-gw', dataDir: join(dir, 'data') },
       log: { level: 'info' },
       mqtt: { brokers: [broker.url], keepaliveS: 5, connectTimeoutMs: 3000, reconnect: { minMs: 200, maxMs: 1000 } },
-      devices: ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage === true || (Array.isArray(o.mountFootage) && o.mountFootage.includes(p.device)) ? { footageDir: join(footage, p.device) } : {}) })),
+      devices: [
+        ...ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage === true || (Array.isArray(o.mountFootage) && o.mountFootage.includes(p.device)) ? { footageDir: join(footage, p.device) } : {}) })),
+        ...(o.extraDevices ?? []),
+      ],
       devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 } },
       ...(o.reporting ? { reporting: o.reporting } : {}),
       publish: { mediaMaxKbps: o.mediaMaxKbps ?? 0 },
@@ -112,7 +117,7 @@ export class SpotRig {
       liveFeed: { onlyWhileRecording: true, viewerKeepaliveS: o.liveKeepaliveS ?? 10 },
     }));
     const recorder = await FleetRecorder.start(broker.url);
-    t.teardown(() => recorder.stop());
+    t.teardown(() => recorder.stop().catch(() => undefined));
     const agent = new AgentProcess(configFile);
     agent.start();
     t.teardown(async () => {
