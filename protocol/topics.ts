@@ -11,6 +11,8 @@
  *   {prefix}/dev/{deviceId}/cmd               CommandEnvelope in
  *   {prefix}/dev/{deviceId}/reply             Reply out
  *   {prefix}/dev/{deviceId}/media/{requestId} MediaChunk out
+ *   {prefix}/register/{agentId}/request       registration by claim (JSON, see agent/technician/claim-registration.ts)
+ *   {prefix}/register/{agentId}/reply         the platform's answer with the device credential
  *
  * Topics are addressed by camera, not by gateway: a camera docked on another
  * gateway keeps its topics, and the platform addresses it the same way.
@@ -47,6 +49,16 @@ export class Topics {
 
   media(deviceId: string, requestId: string): string {
     return `${this.prefix}/dev/${checkTopicId('device', deviceId)}/media/${checkTopicId('request', requestId)}`;
+  }
+
+  /**
+   * Registration by claim: an agent holding only a restricted claim
+   * credential asks for its device credential here (a broker ACL limits the
+   * claim account to its own two topics).
+   */
+  registration(agentId: string): { request: string; reply: string } {
+    const base = `${this.prefix}/register/${checkTopicId('agent', agentId)}`;
+    return { request: `${base}/request`, reply: `${base}/reply` };
   }
 
   /** Subscription filter for one channel of every device (`+` for the device level). */

@@ -8,6 +8,7 @@ import { atomicWriteFileSync } from '../../config/atomic-write.js';
 import { editConfigFile } from '../../config/write-config.js';
 import { BwcError, describeError } from '../../protocol/errors.js';
 import { AGENT_VERSION } from '../version.js';
+import { Topics } from '../../protocol/topics.js';
 
 /**
  * Registration by claim, as fleet provisioning does it (AWS IoT's "provisioning
@@ -51,7 +52,7 @@ interface Reply {
 }
 
 export function registrationTopics(prefix: string, agentId: string): { request: string; reply: string } {
-  return { request: `${prefix}/register/${agentId}/request`, reply: `${prefix}/register/${agentId}/reply` };
+  return new Topics(prefix).registration(agentId);
 }
 
 export async function registerByClaim(o: ClaimOptions): Promise<ClaimResult> {

@@ -13,6 +13,7 @@ t.test('every topic string comes from one builder and parses back', async (t) =>
   t.equal(topics.parse('other/dev/x/track'), null);
   t.equal(topics.parse('bwc/v1/dev/x/unknown'), null);
   t.equal(topics.shared('console', topics.allDevices('track')), '$share/console/bwc/v1/dev/+/track');
+  t.same(topics.registration('gw-1'), { request: 'bwc/v1/register/gw-1/request', reply: 'bwc/v1/register/gw-1/reply' });
 });
 
 t.test('ids that would break the topic tree are refused', async (t) => {
