@@ -69,7 +69,7 @@ export class MediaSender {
 
   constructor(private readonly o: MediaSenderOptions) {
     this.chunkBytes = Math.min(o.chunkBytes ?? MAX_CHUNK_BYTES, MAX_CHUNK_BYTES);
-    this.window = o.window ?? 8;
+    this.window = o.window ?? 4;
     this.bucket = new TokenBucket((o.maxKbps * 1000) / 8, Math.max(this.chunkBytes, (o.maxKbps * 1000) / 8 / 4));
   }
 
@@ -97,7 +97,7 @@ export class MediaSender {
     do {
       if (obj.signal?.aborted) throw new BwcError('CANCELLED', 'transfer cancelled');
       if (failure) throw failure;
-      while (this.o.tracksWaiting() || this.o.session.pendingWrites > 4 * this.chunkBytes) {
+      while (this.o.tracksWaiting() || this.o.session.pendingWrites > 2 * this.chunkBytes) {
         if (obj.signal?.aborted) throw new BwcError('CANCELLED', 'transfer cancelled');
         if (!this.o.session.connected) break; // the publish below fails at once and reports the offset
         await sleep(2);
