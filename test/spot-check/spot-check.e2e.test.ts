@@ -72,6 +72,7 @@ t.test('spot checks: random snapshots, a live feed, a clip resumed across a brok
     t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr.slice(-500)})`);
     const [r] = parse(run.stdout);
     t.equal(r?.result, 'ok', `live ok ${r?.reason}`);
+    t.comment(/live feed ended: .*/.exec(run.stderr)?.[0] ?? 'no closing reason printed');
     t.equal(r?.sha256_ok, true);
     // 4 fps for 10 s is 40 frames; a loaded machine may lose a few, never gain many.
     t.ok(r!.frames! >= 24 && r!.frames! <= 46, `about 40 frames (${r!.frames})`);
@@ -124,5 +125,40 @@ t.test('spot checks: random snapshots, a live feed, a clip resumed across a brok
     t.ok(offsets.some((o) => o > 0), `the agent received a clip fetch with an offset above 0 (audit: ${offsets.join(', ')})`);
     const resumed = offsets.filter((o) => o > 0);
     t.ok(resumed.every((o) => r!.resumed_from!.includes(o)) && r!.resumed_from!.every((o) => resumed.includes(o)), 'the agent resumed exactly where the console said it did');
+  });
+
+  await t.test('a stalled clip transfer (the agent frozen) is resumed from the bytes received', async (t) => {
+    const device = rig.devices[5]!;
+    const clip = rig.clips.get(device)!;
+    const pid = (rig.agent as unknown as { child?: { pid?: number } }).child?.pid;
+    t.ok(pid, 'the agent process id');
+    // Whatever happens, the agent is not left frozen (it could not be stopped).
+    t.teardown(() => {
+      try {
+        process.kill(pid!, 'SIGCONT');
+      } catch {
+        /* gone already */
+      }
+    });
+    let frozen = false;
+    let thaw: Promise<void> | undefined;
+    const run = await rig.spotCheck(['--device', device, '--kind', 'clip', '--stall-timeout', '3', '--out', out, '--json'], (line) => {
+      const m = /clip \S+ [\d.]+ (MB|kB|B) of .* \((\d+)%\)/.exec(line);
+      if (!frozen && m && Number(m[2]) >= 15 && Number(m[2]) <= 70) {
+        frozen = true;
+        // SIGSTOP: the agent keeps its connection but sends nothing, as a hung uplink would.
+        process.kill(pid!, 'SIGSTOP');
+        thaw = sleep(4500).then(() => void process.kill(pid!, 'SIGCONT'));
+      }
+    });
+    await thaw;
+    t.ok(frozen, 'the agent was frozen mid-transfer');
+    t.equal(run.code, 0, `exit 0 (stderr: ${run.stderr.slice(-1500)})`);
+    const [r] = parse(run.stdout);
+    t.equal(r?.result, 'ok', `clip ok ${r?.reason}`);
+    t.equal(r?.sha256_ok, true);
+    t.equal(createHash('sha256').update(readFileSync(r!.files[0]!)).digest('hex'), clip.sha256, 'the SHA-256 of the manifest');
+    t.match(run.stderr, /no chunk for 3 s; resuming at offset [1-9]\d*/, 'the stall was noticed and the transfer resumed');
+    t.ok(r!.resumes! >= 1);
   });
 });
