@@ -12,6 +12,7 @@ import { YUYAO } from './gnss/patrol.js';
 import { BaudGatedEndpoint } from './gnss/baud-gate.js';
 import { PtyEndpoint, TcpEndpoint, type PortEndpoint } from './gnss/port-endpoint.js';
 import { loadCapture, type ReplayEpoch } from './gnss/replay.js';
+import type { CameraIdentity } from '../drivers/camera/camera-driver.js';
 
 export type { GnssFault } from './faults/gnss-faults.js';
 
@@ -52,15 +53,8 @@ export interface ControlServer {
   /** The camera's own GNSS position, drawn on its frames: the one link from the GNSS side. */
   setPosition?(fix: Fix): void;
 }
-export interface SimIdentity {
-  serial: string;
-  model: string;
-  firmware: string;
-  officerNumber: string;
-  officerName: string;
-  unitNumber: string;
-  unitName: string;
-}
+/** What a simulated camera says it is: the identity a real one gives over its control channel. */
+export type SimIdentity = CameraIdentity;
 export type ControlServerFactory = (c: { deviceId: string; identity: SimIdentity; footageDir: string; seed: number }) => ControlServer | Promise<ControlServer>;
 
 const OFFICER_NAMES = ['王伟', '李娜', '张敏', '刘洋', '陈静', '杨磊', '赵军', '黄勇', '周杰', '吴霞', '徐明', '孙丽'];

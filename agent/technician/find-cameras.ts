@@ -4,15 +4,8 @@ import { describeError } from '../../protocol/errors.js';
 import { identifyCamera } from './camera-link.js';
 import { sampleNmea } from './nmea-sample.js';
 
-export interface UsbInfo {
-  vendorId: string;
-  productId: string;
-  serial?: string;
-  manufacturer?: string;
-  product?: string;
-  interface?: string;
-  byId?: string;
-}
+/** A port's USB description as sysfs gives it (the port path is reported beside it). */
+export type UsbInfo = Omit<UsbTty, 'path'>;
 
 /** A camera that answered on its control port. */
 export interface FoundCamera {
