@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { TapTest } from './tap-test.js';
 import { createServer, connect } from 'node:net';
 
 /** A free TCP port on loopback (bound then released). */
@@ -72,4 +73,21 @@ export class TestMosquitto {
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * mosquitto with a configuration file of the test's own (TLS listeners,
+ * passwords, ACLs), listening on `port`, killed at teardown.
+ */
+export async function startConfiguredMosquitto(t: TapTest, conf: string, port: number): Promise<ChildProcess> {
+  const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  await waitForPort(port);
+  return child;
 }

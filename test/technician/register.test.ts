@@ -1,9 +1,9 @@
 import t from 'tap';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { freePort, waitForPort } from '../helpers/mosquitto.js';
+import { freePort, startConfiguredMosquitto } from '../helpers/mosquitto.js';
 import { loadConfig } from '../../config/load-config.js';
 import { runCli, tempDir, writeConfig } from './rig.js';
 import type { TapTest } from '../helpers/tap-test.js';
@@ -29,15 +29,7 @@ async function authBroker(t: TapTest, dir: string): Promise<{ url: string; addUs
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${aclFile}`, ''].join('\n'));
   // mosquitto started by root runs as its own user: it must read these.
   for (const f of [pwFile, aclFile, conf]) chmodSync(f, 0o644);
-  const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  await waitForPort(port);
+  const child = await startConfiguredMosquitto(t, conf, port);
   return {
     url: `mqtt://127.0.0.1:${port}`,
     addUser(user, pw) {

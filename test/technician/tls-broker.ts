@@ -1,7 +1,7 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, waitForPort } from '../helpers/mosquitto.js';
+import { freePort, startConfiguredMosquitto } from '../helpers/mosquitto.js';
 import type { TapTest } from '../helpers/tap-test.js';
 
 export interface TlsMaterial {
@@ -36,14 +36,6 @@ export async function startTlsMosquitto(t: TapTest, dir: string, m: TlsMaterial,
   const port = await freePort();
   const conf = join(dir, `mosquitto-tls-${port}.conf`);
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, `cafile ${m.caFile}`, `certfile ${m.certFile}`, `keyfile ${m.keyFile}`, 'allow_anonymous true', ...(opts.requireCertificate ? ['require_certificate true'] : []), ''].join('\n'));
-  const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  await waitForPort(port);
+  await startConfiguredMosquitto(t, conf, port);
   return { url: `mqtts://127.0.0.1:${port}` };
 }
