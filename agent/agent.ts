@@ -105,6 +105,7 @@ export class Agent {
       metrics: this.metrics,
       historicalBatchSize: cfg.publish.historicalBatchSize,
       historicalWindow: cfg.publish.historicalWindow,
+      historicalMaxPerS: cfg.publish.historicalMaxPerS,
       devices: () => this.devices.keys(),
     });
     this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));

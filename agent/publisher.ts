@@ -17,6 +17,8 @@ export interface PublisherOptions {
   historicalBatchSize: number;
   /** Historical messages awaiting PUBACK at once: small, so live fixes never queue behind backlog. */
   historicalWindow: number;
+  /** Most historical track messages sent per second (0 or absent: no cap beyond the window). */
+  historicalMaxPerS?: number;
   /** Devices whose messages may be in the buffer (the configured and discovered ones). */
   devices: () => Iterable<string>;
 }
@@ -40,6 +42,10 @@ export class Publisher {
   /** Backlog rows read (up to backlogCursor) and not yet sent, oldest first. */
   private backlogRows: StoredMessage[] = [];
   private historicalInFlight = 0;
+  /** historicalMaxPerS accounting: start of the current second and messages sent in it. */
+  private rateSecondStart = 0;
+  private rateSent = 0;
+  private rateTimer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private draining = false;
 
@@ -138,6 +144,7 @@ export class Publisher {
         if (!this.inFlight.has(first.id)) this.sendOther(first);
         continue;
       }
+      if (!this.historicalRateAllows()) return;
       // The oldest fix's device: its fixes in the page, oldest first, up to a batch.
       const batch: StoredMessage[] = [];
       const rest: StoredMessage[] = [];
@@ -147,8 +154,32 @@ export class Publisher {
       }
       this.backlogRows = rest;
       const unsent = batch.filter((r) => !this.inFlight.has(r.id));
-      if (unsent.length > 0) this.sendTrack(unsent, true);
+      if (unsent.length > 0) {
+        this.rateSent++;
+        this.sendTrack(unsent, true);
+      }
     }
+  }
+
+  /** Under historicalMaxPerS this second; otherwise the drain resumes when the next second starts. */
+  private historicalRateAllows(): boolean {
+    const max = this.o.historicalMaxPerS ?? 0;
+    if (max <= 0) return true;
+    const now = Date.now();
+    if (now - this.rateSecondStart >= 1000) {
+      this.rateSecondStart = now;
+      this.rateSent = 0;
+    }
+    if (this.rateSent < max) return true;
+    if (!this.rateTimer) {
+      this.rateTimer = setTimeout(() => {
+        this.rateTimer = undefined;
+        this.kick();
+      }, this.rateSecondStart + 1000 - now);
+      // A pending resume never holds a stopping agent.
+      this.rateTimer.unref();
+    }
+    return false;
   }
 
   private readBacklogPage(): void {
