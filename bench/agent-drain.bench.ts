@@ -24,7 +24,8 @@ import { runIfMain, type BenchRow } from './bench-kit.js';
  * writes them (agent/fix-payload.ts, appended in batches, a simulated patrol),
  * then the agent's own publisher and MQTT session start against a test
  * mosquitto with the agent's defaults (60 fixes per historical batch, 8 in
- * flight), and the clock runs until a subscriber (another MQTT client) has
+ * flight, at most 500 historical messages a second), and the clock runs
+ * until a subscriber (another MQTT client) has
  * decoded every fix, each sequence number once. Bytes on the wire are the
  * agent socket's bytes written and the subscriber socket's bytes read.
  */
@@ -110,7 +111,7 @@ async function drain(c: { devices: number; perDevice: number; goalS?: number; na
       will: () => ({ topic: topics.agent('bench', 'state'), payload: Buffer.alloc(0) }),
       log,
     });
-    new Publisher({ buffer, session, topics, log, metrics, historicalBatchSize: 60, historicalWindow: 8, devices: () => DEVICES });
+    new Publisher({ buffer, session, topics, log, metrics, historicalBatchSize: 60, historicalWindow: 8, historicalMaxPerS: 500, devices: () => DEVICES });
     const load = loadAverage();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
