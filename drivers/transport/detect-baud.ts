@@ -4,6 +4,9 @@ import { countValidSentences } from './nmea-checksum.js';
 import { openSerialPort } from './serial-transport.js';
 import { errorText } from './transport.js';
 
+/** Time for a line to settle after a rate change; what arrives meanwhile is discarded. */
+const SETTLE_MS = 150;
+
 /** The rates GNSS receivers ship with, most common first for cameras (9600), then the rest. */
 export const COMMON_BAUD_RATES = [4800, 9600, 38400, 115200];
 
@@ -34,7 +37,10 @@ export async function detectBaud(path: string, opts: DetectBaudOptions = {}): Pr
     for (const rate of rates) {
       if (!port.isOpen) throw new BwcError('PORT_CLOSED', `serial port ${path} closed while detecting its baud rate`);
       if (rate !== port.baudRate) await update(port, rate);
-      // Bytes received at the previous rate are not evidence for this one.
+      // Bytes received at the previous rate are not evidence for this one,
+      // nor are those in flight while the line settles at the new one.
+      await flush(port);
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
       await flush(port);
       const valid = await listen(port, perRateMs, needed);
       if (valid >= needed) return rate;

@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 t.test('nothing is lost across a broker outage and an agent SIGKILL', { timeout: 240_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bwc-e2e-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const broker = await TestMosquitto.start();
+  const broker = await TestMosquitto.start(undefined, { persistent: true });
   t.teardown(() => broker.stop());
   const sim = new Simulator({ cameras: 4, transport: 'pty', rateHz: 1, seed: 7, footageDir: join(dir, 'footage'), portDir: join(dir, 'ports') });
   const ports = await sim.start();
@@ -41,7 +41,7 @@ t.test('nothing is lost across a broker outage and an agent SIGKILL', { timeout:
     }),
   );
 
-  const recorder = await FleetRecorder.start(broker.url);
+  const recorder = await FleetRecorder.start(broker.url, 'bwc/v1', { persistent: true });
   t.teardown(() => recorder.stop());
   const agent = new AgentProcess(configFile);
   agent.start();
@@ -55,7 +55,7 @@ t.test('nothing is lost across a broker outage and an agent SIGKILL', { timeout:
   await sleep(10_000);
 
   // Broker down for 20 s: the agent keeps reading and buffers.
-  await broker.stop();
+  await broker.stop('SIGTERM');
   const outageStart = Date.now();
   await sleep(20_000);
   await broker.restart();

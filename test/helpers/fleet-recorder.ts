@@ -1,4 +1,5 @@
 import mqtt, { type MqttClient } from 'mqtt';
+import { randomBytes } from 'node:crypto';
 import { Topics } from '../../protocol/topics.js';
 import { decodeFleetMessage, type FleetRecord } from '../../console/fleet-decoder.js';
 import { SeqTracker } from '../../console/seq-tracker.js';
@@ -13,9 +14,21 @@ export class FleetRecorder {
   readonly seqs = new SeqTracker();
   private constructor(private readonly client: MqttClient) {}
 
-  static async start(url: string, prefix = 'bwc/v1'): Promise<FleetRecorder> {
+  /**
+   * `persistent`: an MQTT 5 session that outlives a broker restart (with a
+   * persistent broker), so nothing published while this subscriber was
+   * reconnecting is lost to it.
+   */
+  static async start(url: string, prefix = 'bwc/v1', opts: { persistent?: boolean } = {}): Promise<FleetRecorder> {
     const topics = new Topics(prefix);
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 300, clean: true, resubscribe: true, protocolVersion: 5 });
+    const client = await mqtt.connectAsync(url, {
+      reconnectPeriod: 300,
+      resubscribe: true,
+      protocolVersion: 5,
+      ...(opts.persistent
+        ? { clientId: `recorder-${randomBytes(4).toString('hex')}`, clean: false, properties: { sessionExpiryInterval: 3600 } }
+        : { clean: true }),
+    });
     const rec = new FleetRecorder(client);
     client.on('error', () => {});
     client.on('message', (topic, payload, packet) => {

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TapTest } from './tap-test.js';
 import { createServer, connect } from 'node:net';
 
@@ -39,10 +42,27 @@ export async function waitForPort(port: number, timeoutMs = 10_000): Promise<voi
 export class TestMosquitto {
   private child: ChildProcess | undefined;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    /** Config file when the broker keeps sessions and queued messages across restarts. */
+    private readonly conf?: string,
+  ) {}
 
-  static async start(port?: number): Promise<TestMosquitto> {
-    const m = new TestMosquitto(port ?? (await freePort()));
+  /**
+   * `persistent`: subscriptions and queued QoS 1 messages survive a stop by
+   * SIGTERM, so a subscriber with a persistent session gets what was published
+   * while it was reconnecting: a loss it counts is then the agent's own.
+   */
+  static async start(port?: number, opts: { persistent?: boolean } = {}): Promise<TestMosquitto> {
+    const p = port ?? (await freePort());
+    let conf: string | undefined;
+    if (opts.persistent) {
+      const dir = mkdtempSync(join(tmpdir(), 'bwc-mosquitto-'));
+      conf = join(dir, 'mosquitto.conf');
+      // Started by root, mosquitto would drop to its own user, which cannot write here.
+      writeFileSync(conf, [`listener ${p} 127.0.0.1`, 'allow_anonymous true', 'user root', 'persistence true', `persistence_location ${dir}/`, ''].join('\n'));
+    }
+    const m = new TestMosquitto(p, conf);
     await m.restart();
     return m;
   }
@@ -57,7 +77,7 @@ export class TestMosquitto {
 
   async restart(): Promise<void> {
     if (this.child) return;
-    const child = spawn('mosquitto', ['-p', String(this.port)], { stdio: 'ignore' });
+    const child = spawn('mosquitto', this.conf ? ['-c', this.conf] : ['-p', String(this.port)], { stdio: 'ignore' });
     this.child = child;
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
@@ -65,13 +85,16 @@ export class TestMosquitto {
     await waitForPort(this.port);
   }
 
-  async stop(): Promise<void> {
+  /** SIGKILL: the broker vanishes; SIGTERM: a persistent one saves its sessions first. */
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.child = undefined;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGKILL');
+    child.kill(signal);
+    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
+    clearTimeout(force);
   }
 }
 

@@ -16,8 +16,9 @@ t.test('the systemd unit verifies and runs the contract commands as the agent us
   t.same(key('SupplementaryGroups'), ['dialout']);
   t.same(key('StateDirectory'), ['bwc-agent']);
   t.same(key('StandardOutput'), ['journal']);
+  // node [node flags] /opt/bwc-agent/bin/bwc-agent.js run --config FILE
   const exec = key('ExecStart')[0]!.split(' ');
-  t.same(exec.slice(2), ['run', '--config', '/etc/bwc-agent/config.yaml']);
+  t.same(exec.slice(exec.findIndex((w) => w.endsWith('/bwc-agent.js')) + 1), ['run', '--config', '/etc/bwc-agent/config.yaml']);
   // The commands the unit runs exist with those flags.
   const run = await runCli(['run', '--help']);
   t.match(run.stdout, /--config <file>/);
