@@ -118,7 +118,8 @@ export class CommandVerifier {
     if (!this.o.replays.remember(`${key.id}:${commandId}`, key.id, expires + this.o.maxClockSkewMs, now)) {
       return { ...reject('REASON_REPLAYED', `command ${commandId} was already received`), ...meta, kind };
     }
-    if (!this.o.rateLimiter.take(key.id, now)) return { ...reject('REASON_RATE_LIMITED', `too many commands from ${key.id}`), ...meta, kind };
+    // Keepalives and cancels start no work: a long live feed must not exhaust its viewer's budget.
+    if (kind !== 'viewerKeepalive' && kind !== 'cancel' && !this.o.rateLimiter.take(key.id, now)) return { ...reject('REASON_RATE_LIMITED', `too many commands from ${key.id}`), ...meta, kind };
     return {
       ok: true,
       command: {

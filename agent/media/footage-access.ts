@@ -38,6 +38,26 @@ export class FootageAccess {
       if (mount) return { source: mount, via: 'mass-storage' };
     }
     if (!camera) throw new BwcError('DEVICE_OFFLINE', `the control channel of ${deviceId} is not connected and no footage folder is mounted`);
-    return { source: camera, via: 'camera' };
+    return { source: this.oneReadAtATime(camera), via: 'camera' };
   }
+
+  /**
+   * Clip reads over a control channel go one at a time per camera: a resumed
+   * transfer may start while the one it replaces still reads, and a camera's
+   * serial link answers large reads best in turn (pipelined 256 KiB reads can
+   * stall its write side), with status polls fitting in between.
+   */
+  private oneReadAtATime(camera: CameraDriver): FootageSource {
+    return {
+      listRecordings: (range) => camera.listRecordings(range),
+      readClip: (id, offset, length) => {
+        const previous = this.reads.get(camera) ?? Promise.resolve();
+        const next = previous.catch(() => undefined).then(() => camera.readClip(id, offset, length));
+        this.reads.set(camera, next);
+        return next;
+      },
+    };
+  }
+
+  private readonly reads = new WeakMap<CameraDriver, Promise<unknown>>();
 }

@@ -130,3 +130,11 @@ t.test('arguments: a clip id naming a path is refused before anything runs; refu
   const unknown = v.verify(cmd(stranger, stranger.id, 'supervisor', 'snapshot', { commandId: 'unk1' }), 'BWC-0001');
   if (!unknown.ok) t.match(unknown, { reason: 'REASON_UNKNOWN_KEY', commandId: 'unk1', issuer: stranger.id });
 });
+
+t.test('viewer keepalives and cancels do not use up the rate budget: a long live feed is not cut off by its own keepalives', async (t) => {
+  const v = setup(t, { perMinute: 2 });
+  for (let i = 0; i < 2; i++) t.equal(v.verify(cmd(sup, 'sup', 'supervisor', 'liveFeed'), 'BWC-0001').ok, true);
+  for (let i = 0; i < 5; i++) t.equal(v.verify(cmd(sup, 'sup', 'supervisor', 'viewerKeepalive', { args: { commandId: 'c1' } }), 'BWC-0001').ok, true, `keepalive ${i + 1}`);
+  t.equal(v.verify(cmd(sup, 'sup', 'supervisor', 'cancel', { args: { commandId: 'c1' } }), 'BWC-0001').ok, true);
+  rejected(t, v.verify(cmd(sup, 'sup', 'supervisor', 'snapshot'), 'BWC-0001'), 'REASON_RATE_LIMITED');
+});
