@@ -14,22 +14,19 @@ export function keyFingerprint(publicKey: KeyObject): string {
 }
 
 export function readPublicKey(file: string): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(readFileSync(file));
-  } catch (err) {
-    throw new BwcError('BAD_KEY', `${file}: not a readable PEM public key (${describeError(err)})`, { cause: err });
-  }
-  if (key.asymmetricKeyType !== 'ed25519') throw new BwcError('BAD_KEY', `${file}: an Ed25519 key is required, this one is ${key.asymmetricKeyType}`);
-  return key;
+  return readEd25519Key(file, 'public', createPublicKey);
 }
 
 export function readPrivateKey(file: string): KeyObject {
+  return readEd25519Key(file, 'private', createPrivateKey);
+}
+
+function readEd25519Key(file: string, kind: string, parse: (pem: Buffer) => KeyObject): KeyObject {
   let key: KeyObject;
   try {
-    key = createPrivateKey(readFileSync(file));
+    key = parse(readFileSync(file));
   } catch (err) {
-    throw new BwcError('BAD_KEY', `${file}: not a readable PEM private key (${describeError(err)})`, { cause: err });
+    throw new BwcError('BAD_KEY', `${file}: not a readable PEM ${kind} key (${describeError(err)})`, { cause: err });
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new BwcError('BAD_KEY', `${file}: an Ed25519 key is required, this one is ${key.asymmetricKeyType}`);
   return key;
