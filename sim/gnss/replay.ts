@@ -20,7 +20,7 @@ const TIME_FIELD: Record<string, number> = { RMC: 1, GGA: 1, GNS: 1, GLL: 5, ZDA
 const DEFAULT_GAP_MS = 1000;
 
 /**
- * Splits a capture (as in the shared gnss-captures: `#` comment lines, then
+ * Splits a capture (as in the gnss-captures under test/fixtures: `#` comment lines, then
  * the receiver's bytes) into epochs by the time fields of the sentences, so a
  * replay can go at the receiver's own pace. Lines without a time ride with
  * the epoch they follow. Backward steps and jumps (midnight, garbage times)

@@ -96,7 +96,7 @@ t.test('environment overrides follow the rule derived from the schema', async (t
     BWC_MQTT__TLS__REJECT_UNAUTHORIZED: '0',
     BWC_PIPELINE__MAX_SPEED_MPS__FOOT: '9.5',
     BWC_DEVICES: '[{"id":"CAM-9","gnss":"tcp://127.0.0.1:4001","baud":9600}]',
-    BWC_SHARED_DIR: '/not/ours',
+    BWC_CONFIG: '/etc/bwc-agent/other.yaml',
   }).config;
   t.equal(c.mqtt.keepaliveS, 10);
   t.equal(c.agent.id, 'gw-9');

@@ -8,6 +8,5 @@ export const repoRoot = resolve(outRoot, '..');
 /** The compiled CLIs, to spawn as separate processes exactly as users run them. */
 export const agentCli = join(outRoot, 'agent', 'cli', 'bwc-agent.js');
 export const consoleCli = join(outRoot, 'console', 'bwc-console.js');
-/** Shared material laid beside the repository (real receiver captures with gpsd's fixes). */
-export const sharedDir = process.env.BWC_SHARED_DIR ?? resolve(repoRoot, '..', 'shared');
-export const capturesDir = join(sharedDir, 'gnss-captures');
+/** Real receiver captures with gpsd's expected fixes (BSD-2, test/fixtures/gnss-captures/COPYING.gpsd). */
+export const capturesDir = join(repoRoot, 'test', 'fixtures', 'gnss-captures');
