@@ -292,8 +292,9 @@ export class Agent {
     return { topic: this.topics.agent(cfg.agent.id, 'state'), payload: Buffer.from(payload) };
   }
 
-  async stop(reason = 'shutdown'): Promise<void> {
-    if (this.stopped) return;
+  /** Stops everything; resolves with the number of messages left in the buffer for the next start. */
+  async stop(reason = 'shutdown'): Promise<number> {
+    if (this.stopped) return 0;
     this.stopped = true;
     this.commands.stopAll();
     this.usb?.stop();
@@ -308,9 +309,11 @@ export class Agent {
     const up = this.session.up;
     await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
     await this.http?.close();
+    const left = this.buffer.stats().rows;
     this.buffer.close();
     this.replays.close();
     this.audit.close();
+    return left;
   }
 }
 

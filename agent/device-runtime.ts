@@ -155,7 +155,9 @@ export class DeviceRuntime {
         const closed = new Promise<string>((resolve) => transport.onClose(resolve));
         await run(transport);
         const reason = await closed;
-        this.log.warn({ port: kind, reason }, `${kind} port closed`);
+        // Closing our own ports on stop is routine; anything else is worth a warning.
+        if (this.stopped) this.log.info({ port: kind, reason }, `${kind} port closed`);
+        else this.log.warn({ port: kind, reason }, `${kind} port closed`);
       } catch (err) {
         this.log.warn({ port: kind, err: describeError(err) }, `cannot use ${kind} port`);
       }

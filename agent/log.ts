@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
 import { BwcError } from '../protocol/errors.js';
+import { prettyStream } from './log-pretty.js';
 
 export type { Logger } from 'pino';
 
@@ -96,6 +97,15 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream | string;
   /** stamped as `name` on every line */
   name?: string;
+  /** `json` (default): one object a line, for collectors; `pretty`: readable lines for a terminal (stderr only). */
+  format?: LogFormat;
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+/** The format a command logs in when not told: readable on a terminal, JSON for files, pipes and journald. */
+export function defaultLogFormat(stream: { isTTY?: boolean } = process.stderr): LogFormat {
+  return stream.isTTY ? 'pretty' : 'json';
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -110,7 +120,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     throw new BwcError('BAD_LOG_LEVEL', `log level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
   }
   let dest: DestinationStream;
-  if (opts.destination === undefined) {
+  if (opts.destination === undefined && opts.format === 'pretty') {
+    dest = prettyStream() as unknown as DestinationStream;
+  } else if (opts.destination === undefined) {
     dest = pino.destination({ dest: 2, sync: true });
   } else if (typeof opts.destination === 'string') {
     // sync: a line written before a crash or a SIGKILL is on disk; the agent

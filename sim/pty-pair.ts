@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BwcError } from '../protocol/errors.js';
+import { spawnOwned } from '../drivers/process/spawn-owned.js';
 
 /**
  * Two real pseudo-terminals wired back to back by socat: what one side
@@ -34,7 +35,7 @@ export async function openPtyPair(options: PtyPairOptions = {}): Promise<PtyPair
   const cameraSide = options.cameraSide ?? join(dir!, 'camera');
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  const child: ChildProcess = spawn(
+  const child: ChildProcess = spawnOwned(
     'socat',
     [`PTY,raw,echo=0,link=${hostSide}`, `PTY,raw,echo=0,link=${cameraSide}`],
     { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -50,7 +51,10 @@ export async function openPtyPair(options: PtyPairOptions = {}): Promise<PtyPair
     if (spawnError) {
       throw new BwcError('PTY_UNAVAILABLE', `cannot start socat to make pseudo-terminals (install the socat package): ${spawnError.message}`, { cause: spawnError });
     }
-    if (child.exitCode !== null) throw new BwcError('PTY_UNAVAILABLE', `socat exited before creating the terminals: ${stderr.trim()}`);
+    if (child.exitCode !== null) {
+      const missing = /failed to execute/.test(stderr) ? ' (install the socat package)' : '';
+      throw new BwcError('PTY_UNAVAILABLE', `socat exited before creating the terminals: ${stderr.trim()}${missing}`);
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new BwcError('PTY_UNAVAILABLE', `socat did not create ${hostSide} and ${cameraSide} within ${timeoutMs} ms`);

@@ -51,3 +51,33 @@ export function writeOut(text: string): Promise<void> {
     process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
   });
 }
+
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+/**
+ * Resolves on the first SIGINT or SIGTERM, so a command can stop cleanly.
+ * From then on the stop has `graceMs` to finish: past it, or on a second
+ * signal, the process exits at once (a person pressing Ctrl-C twice, or a
+ * service manager, never waits on a stuck stop). What the agent keeps is on
+ * disk before it is acknowledged, so an exit here loses nothing.
+ */
+export function untilStopSignal(graceMs = 4500): Promise<StopSignal> {
+  return new Promise((resolve) => {
+    const first = (signal: StopSignal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      const force = (why: string, code: number) => {
+        process.stderr.write(`${why}; exiting now\n`);
+        process.exit(code);
+      };
+      process.once('SIGINT', () => force('second SIGINT', 130));
+      process.once('SIGTERM', () => force('second SIGTERM', 143));
+      setTimeout(() => force(`did not stop within ${graceMs} ms of ${signal}`, 1), graceMs).unref();
+      resolve(signal);
+    };
+    const onInt = () => first('SIGINT');
+    const onTerm = () => first('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}

@@ -5,6 +5,12 @@ import type { Agent } from '../agent.js';
  * printed every few seconds when the output is a file or a pipe.
  */
 export class DemoBoard {
+  /** What the columns mean, printed once above the board. */
+  static readonly legend =
+    'columns: device, officer, last position, recording (REC / pre-record / off), battery (+ charging),\n' +
+    '  fixes in: fixes decoded from the camera\'s GNSS port; reported: fixes the reporting policy sent on as positions\n' +
+    '  (fewer when standing still or walking slowly; never more than fixes in)';
+
   private timer: NodeJS.Timeout | undefined;
   private drawnLines = 0;
   private ticks = 0;

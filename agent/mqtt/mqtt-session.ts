@@ -174,7 +174,7 @@ export class MqttSession extends EventEmitter {
         this.opts.onReconnect?.();
         log.warn({ reason }, 'broker connection lost');
         this.emit('down', reason);
-      } else {
+      } else if (!(refusedVersion && version === 5)) {
         log.warn({ reason }, 'cannot connect to broker');
       }
       if (this.stopped) return;

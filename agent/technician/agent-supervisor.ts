@@ -66,8 +66,9 @@ export class AgentSupervisor implements ConfigUpdateTarget {
     }
   }
 
-  async stop(reason = 'shutdown'): Promise<void> {
-    await this.running.stop(reason);
+  /** Resolves with the number of messages kept in the buffer for the next start. */
+  async stop(reason = 'shutdown'): Promise<number> {
+    return this.running.stop(reason);
   }
 }
 

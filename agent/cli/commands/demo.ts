@@ -9,7 +9,7 @@ import { createLogger } from '../../log.js';
 import { Agent } from '../../agent.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../embedded-broker.js';
 import { Simulator } from '../../../sim/simulator.js';
-import { intOption, UsageError, writeOut } from '../cli-kit.js';
+import { intOption, UsageError, untilStopSignal, writeOut } from '../cli-kit.js';
 import { DemoBoard } from '../demo-board.js';
 import { keyFingerprint, readPublicKey } from '../../commands/command-keys.js';
 
@@ -101,21 +101,20 @@ async function demo(opts: DemoOptions): Promise<void> {
   const board = new DemoBoard(agent, process.stdout);
   process.stdout.write(
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
-      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n`,
+      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n` +
+      `${DemoBoard.legend}\n`,
   );
   board.start();
 
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (opts.duration) setTimeout(done, opts.duration * 1000);
-  });
+  const stopped = untilStopSignal();
+  await Promise.race([stopped, ...(opts.duration ? [new Promise((r) => setTimeout(r, opts.duration! * 1000).unref())] : [])]);
 
   board.stop();
   const finalReport = board.finalReport();
   const emitted = sim.emitted();
   // Let the last fixes read from the ports reach the broker before stopping.
   await new Promise((r) => setTimeout(r, 500));
+  // The agent first: cameras that vanished under it would be logged as unplugged.
   await agent.stop('demo finished');
   await sim.stop();
   await embedded?.close();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { scenarioHelp } from '../../../sim/faults/scenarios.js';
 import { Simulator, type SimCameraPorts } from '../../../sim/simulator.js';
-import { intOption, UsageError, writeOut } from '../cli-kit.js';
+import { intOption, UsageError, untilStopSignal, writeOut } from '../cli-kit.js';
 
 interface SimCliOptions {
   cameras: number;
@@ -83,11 +83,7 @@ protocol). Open the GNSS port at any baud rate (unless --baud), e.g.:
         baud: opts.baud,
       });
       // Stop on a signal even while still starting: no socat may outlive us.
-      let stopRequested!: () => void;
-      const stopSignal = new Promise<void>((resolve) => (stopRequested = resolve));
-      const onSignal = (): void => stopRequested();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const stopSignal = untilStopSignal();
       try {
         const started = sim.start();
         const first = await Promise.race([started.then((p) => ({ ports: p })), stopSignal.then(() => undefined)]);
@@ -96,8 +92,6 @@ protocol). Open the GNSS port at any baud rate (unless --baud), e.g.:
           await stopSignal;
         } else await started.catch(() => {});
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
         await sim.stop();
       }
     });
