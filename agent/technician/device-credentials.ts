@@ -85,7 +85,7 @@ export function createCredentials(dataDir: string, c: DeviceCredentials): string
 }
 
 /** The data folder's owner when we run as root and it belongs to someone else (the agent user). */
-function ownerOf(dir: string): { uid: number; gid: number } | undefined {
+export function ownerOf(dir: string): { uid: number; gid: number } | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
   try {
     const st = statSync(dir);

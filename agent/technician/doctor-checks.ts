@@ -87,7 +87,13 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   // --- NMEA and fix, per GNSS port
   const samples = new Map<string, NmeaSample>();
   for (const d of devices) {
-    if (!d.gnss) continue;
+    if (!d.gnss) {
+      add({
+        check: 'nmea', subject: d.id, level: 'fail', detail: 'no GNSS port configured: this camera will never report a position',
+        hint: `find its GNSS port with bwc-agent devices, then bwc-agent provision --port ${d.control ?? 'PORT'} --gnss GNSS_PORT … (or add gnss: to device ${d.id} in the configuration)`,
+      });
+      continue;
+    }
     if (!openable.has(d.gnss)) {
       add({ check: 'nmea', subject: d.id, level: 'skip', detail: `${d.gnss} cannot be opened (see serial-permissions)` });
       continue;
@@ -103,7 +109,7 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
   for (const d of devices) {
     const s = samples.get(d.id);
     if (!d.gnss || !s) continue;
-    add(fixResult(d.id, s, cfg.pipeline.maxHdop));
+    add(fixResult(d.id, s, cfg.pipeline.maxHdop, o.listenMs));
   }
 
   // --- camera answers
@@ -214,11 +220,15 @@ function nmeaResult(device: string, port: string, s: NmeaSample, listenMs: numbe
   return { check: 'nmea', subject: device, level: 'pass', detail: `${s.sentences} sentences${at} in ${listenMs} ms, ${s.badChecksum} bad checksums` };
 }
 
-function fixResult(device: string, s: NmeaSample, maxHdop: number): CheckResult {
+function fixResult(device: string, s: NmeaSample, maxHdop: number, listenMs: number): CheckResult {
   const sats = s.gnss ? CONSTELLATIONS.filter((c) => s.gnss!.sats[c]).map((c) => `${c} ${s.gnss!.sats[c]!.used}/${s.gnss!.sats[c]!.inView}`).join(', ') : '';
   const satText = sats ? `; satellites used/in view: ${sats}` : '';
   if (!s.lastFix) {
-    return { check: 'fix', subject: device, level: 'warn', detail: `no position fix${satText}`, hint: 'the receiver needs open sky: move the camera to a window or outside and wait a minute (a cold start can take several)' };
+    // Without a fix the camera reports nothing: a failure to fix, not a note.
+    return {
+      check: 'fix', subject: device, level: 'fail', detail: `no position fix within ${Math.round(listenMs / 1000)} s${satText}`,
+      hint: 'the receiver needs open sky: move the camera to a window or outside and run doctor again with a longer --listen (a cold start can take minutes)',
+    };
   }
   const f = s.lastFix;
   const hdop = f.hdop !== undefined ? `, HDOP ${f.hdop}` : '';

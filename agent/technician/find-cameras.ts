@@ -3,6 +3,7 @@ import type { CameraIdentity, CameraStatus, RecordingState } from '../../drivers
 import { describeError } from '../../protocol/errors.js';
 import { identifyCamera } from './camera-link.js';
 import { sampleNmea } from './nmea-sample.js';
+import { findGnssPort, nameSiblings } from './gnss-port-finder.js';
 
 /** A port's USB description as sysfs gives it (the port path is reported beside it). */
 export type UsbInfo = Omit<UsbTty, 'path'>;
@@ -87,6 +88,17 @@ export async function findCameras(opts: FindOptions = {}): Promise<FindResult> {
       ...(s.charging !== undefined ? { charging: s.charging } : {}),
       ...(s.clockMs !== undefined ? { clockMs: s.clockMs } : {}),
     });
+  }
+  // Without USB ids to pair by, a camera's GNSS port is the one named like its control port.
+  for (const cam of result.cameras) {
+    if (cam.gnss) continue;
+    const taken = [...usedGnss, ...result.cameras.map((c) => c.port)];
+    const known = nameSiblings(cam.port).find((p) => gnssPorts.some((g) => g.port === p) && !usedGnss.has(p));
+    const gnss = known ?? (await findGnssPort(cam.port, { sysRoot: opts.sysRoot, devRoot: opts.devRoot, exclude: taken, listenMs: opts.timeoutMs ?? 2000 })).found?.port;
+    if (gnss) {
+      cam.gnss = gnss;
+      usedGnss.add(gnss);
+    }
   }
   for (const g of gnssPorts) if (!usedGnss.has(g.port)) result.gnssOnly.push({ port: g.port, ...(g.usb ? { usb: g.usb } : {}), sentences: g.nmea! });
   for (const p of probes) if (!p.camera && p.nmea === undefined) result.unanswered.push({ port: p.port, ...(p.usb ? { usb: p.usb } : {}), reason: p.error ?? 'no answer' });

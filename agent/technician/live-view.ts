@@ -54,6 +54,8 @@ export class LiveView {
         for (const e of decoder.push(chunk)) this.emitEpoch(t.device, e);
       });
       transport.onClose((reason) => this.note(t.device, `GNSS port closed: ${reason}`));
+    } else {
+      this.note(t.device, 'no GNSS port configured: this camera reports no positions (find it with bwc-agent devices, then bwc-agent provision --gnss PORT)');
     }
   }
 

@@ -12,6 +12,8 @@ import { openReferenceCamera } from '../../drivers/camera/reference-driver.js';
 import { explainCameraError, openControl } from './camera-link.js';
 import { createCredentials, credentialPaths, credentialProblem, type CredentialKind } from './device-credentials.js';
 import { findCameras, type FoundCamera } from './find-cameras.js';
+import { findGnssPort } from './gnss-port-finder.js';
+import { readSettingsRecord, sameSettings, writeSettingsRecord } from './settings-record.js';
 import { sampleNmea } from './nmea-sample.js';
 import { StepRunner, type StepRecord } from './step-runner.js';
 
@@ -95,7 +97,7 @@ export async function provision(req: ProvisionRequest): Promise<ProvisionReport>
     return { result: 'ok', detail: `binding fields valid; configuration ${req.configFile} valid (agent ${loaded.config.agent.id})` };
   });
 
-  let target!: { port: string; gnss?: string };
+  let target!: { port: string; gnss: string; gnssFrom: string };
   let link: { cam: CameraDriver; close(): Promise<void> } | undefined;
   let before!: CameraIdentity;
   try {
@@ -108,7 +110,7 @@ export async function provision(req: ProvisionRequest): Promise<ProvisionReport>
         throw explainCameraError(target.port, err);
       });
       report.serial = before.serial;
-      return { result: 'ok', detail: `camera ${before.serial} (${before.model}, firmware ${before.firmware}) on ${target.port}${target.gnss ? `, GNSS on ${target.gnss}` : ''}` };
+      return { result: 'ok', detail: `camera ${before.serial} (${before.model}, firmware ${before.firmware}) on ${target.port}, GNSS on ${target.gnss} (${target.gnssFrom})` };
     });
     await provisionCamera(req, runner, report, loaded, target, link!.cam, before);
   } finally {
@@ -182,12 +184,23 @@ async function provisionCamera(
     });
 
     const settings: Record<string, SettingValue> = { 'agent.id': loaded.config.agent.id, 'device.id': deviceId, ...req.settings };
+    const creds = credentialPaths(loaded.config.agent.dataDir, deviceId, req.credentials);
     await runner.step('settings', async () => {
-      if (!req.dryRun) await cam.writeSettings(settings);
-      return { result: req.dryRun ? 'would-change' : 'ok', detail: `${Object.keys(settings).length} settings ${req.dryRun ? 'to write' : 'written'}: ${Object.keys(settings).join(', ')}` };
+      // The camera cannot read its settings back: they are sent every run,
+      // and compared with what the last run sent to tell whether they changed.
+      const last = readSettingsRecord(creds.dir);
+      const same = last !== undefined && sameSettings(last.settings, settings);
+      if (!req.dryRun) {
+        await cam.writeSettings(settings);
+        writeSettingsRecord(loaded.config.agent.dataDir, creds.dir, settings);
+      }
+      const names = Object.keys(settings).join(', ');
+      const detail = same
+        ? `${Object.keys(settings).length} settings as written on ${last.writtenAt}${req.dryRun ? '' : ' (sent again)'}: ${names}`
+        : `${Object.keys(settings).length} settings ${req.dryRun ? 'to write' : 'written'}: ${names}`;
+      return { result: changed(!same), detail };
     });
 
-    const creds = credentialPaths(loaded.config.agent.dataDir, deviceId, req.credentials);
     await runner.step('credentials', async () => {
       const problem = credentialProblem(creds);
       if (problem && !req.dryRun) {
@@ -227,12 +240,9 @@ async function provisionCamera(
   }
 }
 
-async function pickCamera(req: ProvisionRequest, loaded: LoadedConfig): Promise<{ port: string; gnss?: string }> {
+async function pickCamera(req: ProvisionRequest, loaded: LoadedConfig): Promise<{ port: string; gnss: string; gnssFrom: string }> {
   const configured = (port: string) => loaded.config.devices.find((d) => d.control === port);
-  if (req.port) {
-    const gnss = req.gnss ?? configured(req.port)?.gnss;
-    return { port: req.port, ...(gnss ? { gnss } : {}) };
-  }
+  if (req.port) return withGnssPort(req, loaded, req.port, req.gnss ?? configured(req.port)?.gnss);
   const found = await findCameras({ sysRoot: req.sysRoot, devRoot: req.devRoot, match: loaded.config.discovery.usb, timeoutMs: req.timeoutMs });
   let cams = found.cameras;
   if (req.serial) cams = cams.filter((c) => c.identity.serial === req.serial || c.usb?.serial === req.serial);
@@ -247,8 +257,25 @@ async function pickCamera(req: ProvisionRequest, loaded: LoadedConfig): Promise<
     }
     cam = await req.choose(cams);
   }
-  const gnss = req.gnss ?? cam.gnss ?? configured(cam.port)?.gnss;
-  return { port: cam.port, ...(gnss ? { gnss } : {}) };
+  return withGnssPort(req, loaded, cam.port, req.gnss ?? cam.gnss ?? configured(cam.port)?.gnss);
+}
+
+/**
+ * The camera's GNSS port: given, configured, found beside it on USB, or
+ * found by listening next to the control port. A camera without one would
+ * never report a position, so provisioning stops here and asks for --gnss.
+ */
+async function withGnssPort(req: ProvisionRequest, loaded: LoadedConfig, port: string, known: string | undefined): Promise<{ port: string; gnss: string; gnssFrom: string }> {
+  if (known) return { port, gnss: known, gnssFrom: req.gnss ? 'given' : 'configured' };
+  const others = loaded.config.devices.filter((d) => d.control !== port).flatMap((d) => [d.gnss, d.control]).filter((p): p is string => !!p);
+  const search = await findGnssPort(port, { sysRoot: req.sysRoot, devRoot: req.devRoot, exclude: others, listenMs: Math.min(req.timeoutMs, 3000) });
+  if (search.found) {
+    return { port, gnss: search.found.port, gnssFrom: search.found.how === 'usb' ? 'beside it on USB' : 'next to it, sending NMEA' };
+  }
+  throw new BwcError(
+    'NO_GNSS_PORT',
+    `cannot tell which port is the GNSS port of the camera on ${port}: ${search.reason}. Name it with --gnss PORT (bwc-agent devices lists the ports that send NMEA); a camera without one never reports a position`,
+  );
 }
 
 /** The time to set: GNSS when a fix arrives in time (carried forward by the system clock), else the system clock. */

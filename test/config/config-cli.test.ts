@@ -61,6 +61,16 @@ t.test('config show: defaults filled, secrets masked, YAML or JSON', async (t) =
   t.equal(j.code, 0);
   t.notMatch(j.out, /hunter2/);
   t.match(JSON.parse(j.out), { agent: { id: 'gw-1' }, buffer: { path: join('/var/lib/bwc-agent', 'buffer.db') }, publish: { historicalBatchSize: 60 } });
+  // As the README says every command takes it: --config FILE, or $BWC_CONFIG.
+  const byOption = cli(['config', 'show', '--config', file, '--json']);
+  t.equal(byOption.code, 0, byOption.err);
+  t.same(JSON.parse(byOption.out), JSON.parse(j.out), 'config show --config FILE shows the same');
+  const byEnv = cli(['config', 'validate'], { BWC_CONFIG: file });
+  t.equal(byEnv.code, 0, byEnv.err);
+  t.match(byEnv.out, /a\.yaml: ok/);
+  const both = cli(['config', 'show', file, '--config', join(d, 'other.yaml')]);
+  t.equal(both.code, 2);
+  t.match(both.err, /two configuration files given/);
 });
 
 t.test('config init writes a valid file and refuses to overwrite without --force', async (t) => {

@@ -64,7 +64,8 @@ t.test('doctor: no camera, a camera that does not answer, broker down: each fail
   t.match(cs.find((c) => c.check === 'nmea' && c.subject === 'GONE'), { level: 'skip' });
   t.match(cs.find((c) => c.check === 'camera' && c.subject === 'MUTE'), { level: 'fail', detail: /does not answer/, hint: /switch it on, check the cable/ });
   t.match(cs.find((c) => c.check === 'broker'), { level: 'fail', detail: /cannot connect to mqtt:\/\/127\.0\.0\.1:\d+/, hint: /nothing listens there: is the broker running/ });
-  t.match(r.stderr, /doctor: 3 check\(s\) failed: serial-permissions \(GONE .*\), camera \(MUTE\), broker/);
+  t.match(cs.find((c) => c.check === 'nmea' && c.subject === 'MUTE'), { level: 'fail', detail: /no GNSS port configured/, hint: /--gnss/ });
+  t.match(r.stderr, /doctor: 4 check\(s\) failed: serial-permissions \(GONE .*\), nmea \(MUTE\), camera \(MUTE\), broker/);
 });
 
 t.test('doctor: warnings alone exit 3 (no fix, no devices)', async (t) => {
@@ -123,7 +124,7 @@ function withCa(file: string, caFile: string): string {
   return file;
 }
 
-t.test('doctor: no fix (a tunnel) is a warning with a hint; damaged sentences are counted', async (t) => {
+t.test('doctor: no fix (a tunnel) fails with a hint; damaged sentences are counted', async (t) => {
   const rig = await startSim(t, 2);
   rig.sim.inject(rig.ports[0]!.device, 'no-fix', true);
   rig.sim.inject(rig.ports[1]!.device, 'bad-checksum', true);
@@ -135,8 +136,8 @@ t.test('doctor: no fix (a tunnel) is a warning with a hint; damaged sentences ar
   upsertDevice(config, { id: 'NOISY', gnss: rig.ports[1]!.port });
   const r = await runCli(['doctor', '--json', '--config', config, '--listen', '4000']);
   const cs = checks(r.stdout);
-  t.match(cs.find((c) => c.check === 'fix' && c.subject === 'TUNNEL'), { level: 'warn', detail: /no position fix/, hint: /open sky/ });
-  t.equal(r.code, 3, 'the worst result is a warning');
+  t.match(cs.find((c) => c.check === 'fix' && c.subject === 'TUNNEL'), { level: 'fail', detail: /no position fix within 4 s/, hint: /open sky/ });
+  t.equal(r.code, 1, 'a camera without a fix fails');
   const noisy = cs.find((c) => c.check === 'nmea' && c.subject === 'NOISY')!;
   const bad = Number(/(\d+) (?:with )?bad checksums/.exec(noisy.detail)?.[1]);
   t.ok(bad > 0, `bad checksums counted: ${noisy.detail}`);
