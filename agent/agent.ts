@@ -190,6 +190,7 @@ export class Agent {
       reconnect: cfg.devicePorts.reconnect,
       statusIntervalMs: cfg.devicePorts.statusIntervalS * 1000,
       lowBatteryPct: cfg.devicePorts.lowBatteryPct,
+      controlTimeoutMs: cfg.devicePorts.controlTimeoutMs,
       bufferDropped: () => this.droppedByDevice.get(settings.id) ?? 0,
     });
     this.devices.set(settings.id, runtime);

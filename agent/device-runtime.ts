@@ -37,6 +37,8 @@ export interface DeviceRuntimeDeps {
   reconnect: { minMs: number; maxMs: number; factor: number };
   statusIntervalMs: number;
   lowBatteryPct: number;
+  /** How long a control-channel request may take. */
+  controlTimeoutMs: number;
   /** Messages of this device the buffer dropped to stay within its bounds (reported in status). */
   bufferDropped?: () => number;
 }
@@ -76,6 +78,12 @@ export class DeviceRuntime {
     this.filter = new FixFilter(deps.filter);
     this.policy = new ReportingPolicy(deps.reporting);
   }
+
+  /**
+   * When the open recording started (system ms), as this agent saw it: the
+   * change to recording, or the connect to a camera already recording.
+   */
+  recordingSinceMs: number | undefined;
 
   get recording(): RecordingState {
     return this.cameraStatus?.recording ?? 'off';
@@ -218,7 +226,7 @@ export class DeviceRuntime {
 
   private async runControl(transport: Transport): Promise<void> {
     this.controlTransport = transport;
-    const camera = openReferenceCamera(transport.stream, { timeoutMs: 3000 });
+    const camera = openReferenceCamera(transport.stream, { timeoutMs: this.deps.controlTimeoutMs });
     this.camera = camera;
     camera.onClose(() => {
       if (this.camera === camera) this.camera = undefined;
@@ -230,6 +238,7 @@ export class DeviceRuntime {
     try {
       this.identity = await camera.identify();
       this.cameraStatus = await camera.status();
+      this.recordingSinceMs = this.cameraStatus.recording === 'recording' ? Date.now() : undefined;
       this.controlConnected = true;
       this.log.info({ serial: this.identity.serial, officer: this.identity.officerNumber }, 'camera connected');
       this.event('camera_connected', this.identity.serial);
@@ -273,6 +282,7 @@ export class DeviceRuntime {
   }
 
   private onRecordingChange(from: RecordingState, to: RecordingState): void {
+    this.recordingSinceMs = to === 'recording' ? Date.now() : undefined;
     if (to === 'recording') this.event('recording_started');
     else if (from === 'recording') this.event('recording_stopped');
     this.requestImmediateReport('recording');

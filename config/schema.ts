@@ -147,6 +147,7 @@ export const DevicePortsSection = Section('How the agent looks after each device
   reconnect: Reconnect('a device port that failed or was unplugged', 500, 30_000),
   statusIntervalS: Int('How often camera status (battery, storage, recording) is read and published when unchanged, seconds.', 5, 3600, 60),
   lowBatteryPct: Int('Battery percentage under which a low-battery event is published.', 1, 99, 15),
+  controlTimeoutMs: Int('How long the camera has to answer a request on its control channel (status, snapshot, clip read) before it counts as failed, ms.', 500, 60_000, 3000),
 });
 
 export const PipelineSection = Section('Filter of invalid fixes (each drop is counted by reason).', {

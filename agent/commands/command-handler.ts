@@ -128,7 +128,11 @@ export class CommandHandler {
       case 'recordingList': {
         const { source, via } = await this.o.footage.choose(c.deviceId, this.o.device(c.deviceId)?.camera);
         const list = await source.listRecordings(rangeOf(c.args));
-        return done({ recordings: { recordings: list.map(manifestOf) } }, `${list.length} recordings (${via})`);
+        // A recording is listed once it is closed: say that one is open, so nobody takes "none" for "nothing recorded".
+        const device = this.o.device(c.deviceId);
+        const openSince = device?.recording === 'recording' ? device.recordingSinceMs : undefined;
+        const open = openSince !== undefined ? `; recording now (since ${new Date(openSince).toISOString()}): listed once it closes` : '';
+        return done({ recordings: { recordings: list.map(manifestOf), ...(openSince !== undefined ? { openSinceMs: openSince } : {}) } }, `${list.length} recordings (${via})${open}`);
       }
       case 'clipFetch':
         return this.clip(c, done);

@@ -58,7 +58,7 @@ export function registerSpotCheckCommand(program: Command): void {
     .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
     .option('--keepalive <s>', 'live feed: seconds between viewer keepalives (below the agent\'s liveFeed.viewerKeepaliveS)', intOption('--keepalive', 1, 300), 5)
     .option('--stall-timeout <s>', 'clip: resume when no chunk came for this long, seconds', intOption('--stall-timeout', 2, 600), 10)
-    .option('--resumes <n>', 'clip: most resumes before giving up', intOption('--resumes', 0, 1000), 10)
+    .option('--resumes <n>', 'clip: most resumes in a row that gain no byte before giving up', intOption('--resumes', 0, 1000), 10)
     .action(async (opts: SpotCheckOptions) => spotCheck(opts));
 }
 

@@ -15,7 +15,7 @@ export interface ReplyMessage {
   reasonCode: string;
   reason: string;
   media?: { requestId?: string; bytes?: number; chunks?: number; sha256?: Uint8Array; frames?: number };
-  recordings?: { recordings?: RecordingManifestMessage[] };
+  recordings?: { recordings?: RecordingManifestMessage[]; openSinceMs?: number | string };
 }
 
 export interface RecordingManifestMessage {

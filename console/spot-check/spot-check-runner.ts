@@ -28,6 +28,8 @@ export interface SpotResult {
   recording?: string;
   /** Live feeds: ms from sending the command to the first whole frame. */
   firstFrameMs?: number;
+  /** Clips: the camera was recording at the time (start of the open recording, ISO 8601); that recording is not in the clip. */
+  openRecordingSince?: string;
 }
 
 export interface SpotCheckSettings {
@@ -181,12 +183,21 @@ const FINAL_REASONS = new Set(['REASON_NOT_FOUND', 'REASON_BAD_REQUEST', 'REASON
 async function clip(link: CommandLink, device: string, dir: string, s: SpotCheckSettings, progress: Progress): Promise<Partial<SpotResult>> {
   const listReq = await link.command(device, 'recordingList', {});
   let recs: RecordingManifestMessage[];
+  let openSinceMs = 0;
   try {
-    recs = (await finish(listReq, 30_000)).recordings?.recordings ?? [];
+    const listing = (await finish(listReq, 30_000)).recordings;
+    recs = listing?.recordings ?? [];
+    openSinceMs = Number(listing?.openSinceMs ?? 0);
   } finally {
     await link.close(listReq);
   }
+  // Recordings are offered once closed (their size and SHA-256 are final then): say so when one is open.
+  const openSince = openSinceMs > 0 ? new Date(openSinceMs).toISOString() : undefined;
+  if (recs.length === 0 && openSince) {
+    throw new BwcError('RECORDING_OPEN', `the camera is recording now (since ${openSince}) and holds no finished recording: a recording is offered once the officer stops it (--kind live shows the scene now)`);
+  }
   if (recs.length === 0) throw new BwcError('NO_RECORDING', 'the camera holds no recording');
+  if (openSince) progress.note(device, `the camera is recording now (since ${openSince}): that recording is offered once the officer stops it; fetching the last finished one`);
   const rec = recs.reduce((a, b) => (Number(b.endMs) > Number(a.endMs) || (b.endMs === a.endMs && Number(b.startMs) > Number(a.startMs)) ? b : a));
   const size = Number(rec.size);
   const manifestSha = hex(rec.sha256) ?? '';
@@ -196,6 +207,7 @@ async function clip(link: CommandLink, device: string, dir: string, s: SpotCheck
   const file = new FileAssembler(part, size);
   const started = Date.now();
   const resumedFrom: number[] = [];
+  let fruitless = 0;
   try {
     for (;;) {
       const offset = file.ranges.contiguous;
@@ -241,7 +253,12 @@ async function clip(link: CommandLink, device: string, dir: string, s: SpotCheck
       }
       await link.close(req);
       if (why === 'complete') break;
-      if (resumedFrom.length >= s.maxResumes) throw Object.assign(new BwcError('TRANSFER_FAILED', `${why}; gave up after ${resumedFrom.length} resumes`), { partial: { resumes: resumedFrom.length, resumedFrom, bytes: file.ranges.contiguous, recording: rec.id } });
+      // A resume that gained bytes is progress, however slow the link: only resumes in a row that gained nothing count against the limit.
+      const gained = file.ranges.contiguous > (resumedFrom.at(-1) ?? -1);
+      fruitless = gained ? 0 : fruitless + 1;
+      if (fruitless >= s.maxResumes) {
+        throw Object.assign(new BwcError('TRANSFER_FAILED', `${why}; gave up after ${fruitless} resumes in a row without a byte more (${resumedFrom.length} in all)`), { partial: { resumes: resumedFrom.length, resumedFrom, bytes: file.ranges.contiguous, recording: rec.id } });
+      }
       if (req.finished?.status !== 'failed') void link.fire(device, 'cancel', { commandId: req.commandId }).catch(() => undefined);
       resumedFrom.push(file.ranges.contiguous);
       progress.note(device, `clip ${rec.id}: ${why}; resuming at offset ${file.ranges.contiguous} of ${size}`);
@@ -249,7 +266,7 @@ async function clip(link: CommandLink, device: string, dir: string, s: SpotCheck
     const sha = file.hash();
     const shaOk = sha === manifestSha && sha === file.announced;
     file.close();
-    const result = { bytes: size, recording: rec.id, resumes: resumedFrom.length, resumedFrom, sha256_ok: shaOk };
+    const result = { bytes: size, recording: rec.id, resumes: resumedFrom.length, resumedFrom, sha256_ok: shaOk, ...(openSince ? { openRecordingSince: openSince } : {}) };
     if (!shaOk) {
       return { ...result, files: [part], result: 'failed', reason: `SHA-256 mismatch: file ${sha}, manifest ${manifestSha}, last chunk ${file.announced ?? 'none'}` };
     }

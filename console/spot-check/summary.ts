@@ -17,6 +17,7 @@ export function resultsJson(results: SpotResult[]): string {
     ...(r.firstFrameMs !== undefined ? { first_frame_ms: r.firstFrameMs } : {}),
     ...(r.recording !== undefined ? { recording: r.recording } : {}),
     ...(r.resumes !== undefined ? { resumes: r.resumes, resumed_from: r.resumedFrom ?? [] } : {}),
+    ...(r.openRecordingSince !== undefined ? { open_recording_since: r.openRecordingSince } : {}),
   })), null, 2) + '\n';
 }
 
@@ -31,7 +32,10 @@ export function resultsTable(results: SpotResult[]): string {
     formatBytes(r.bytes),
     r.seconds.toFixed(1),
     r.result === 'ok'
-      ? [r.frames !== undefined && r.kind === 'live' ? `${r.frames} frames` : '', r.resumes ? `resumed ${r.resumes}x` : '', r.sha256_ok ? 'sha256 ok' : ''].filter(Boolean).join(', ')
+      ? [
+          r.frames !== undefined && r.kind === 'live' ? `${r.frames} frames` : '', r.resumes ? `resumed ${r.resumes}x` : '', r.sha256_ok ? 'sha256 ok' : '',
+          r.openRecordingSince ? `last finished recording; recording since ${r.openRecordingSince}, offered once stopped` : '',
+        ].filter(Boolean).join(', ')
       : r.reason,
   ]);
   // Chinese names are two columns wide on a terminal.

@@ -113,6 +113,12 @@ export const MESSAGE_CASES: MessageCase[] = [
     },
   },
   {
+    name: 'reply-recordings-open',
+    type: 'Reply',
+    header: H(1299),
+    body: { commandId: 'cmd-0006', status: 'REPLY_STATUS_DONE', recordings: { recordings: [], openSinceMs: 1795572900000 } },
+  },
+  {
     name: 'reply-media-done',
     type: 'Reply',
     header: H(1242),

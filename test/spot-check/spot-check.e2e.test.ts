@@ -1,6 +1,8 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { MANIFEST_SUFFIX } from '../../drivers/camera/footage-manifest.js';
 import jpeg from 'jpeg-js';
 import { SpotRig } from './spot-rig.js';
 
@@ -20,6 +22,7 @@ interface JsonResult {
   resumes?: number;
   resumed_from?: number[];
   recording?: string;
+  open_recording_since?: string;
 }
 
 function parse(stdout: string): JsonResult[] {
@@ -119,6 +122,9 @@ t.test('spot checks: random snapshots, a live feed, a clip resumed across a brok
     t.equal(got.length, clip.size, 'the whole clip');
     t.equal(createHash('sha256').update(got).digest('hex'), clip.sha256, 'its SHA-256 is the manifest\'s');
     t.ok(r!.resumes! >= 1, `the transfer was resumed (${r!.resumes} times, from ${r!.resumed_from?.join(', ')})`);
+    // The camera records all along: the open recording is not in the clip, and the console says so.
+    t.match(r?.open_recording_since, /^\d{4}-\d\d-\d\dT/, 'the open recording is named by its start');
+    t.match(run.stderr, /recording now \(since [^)]+\): that recording is offered once the officer stops it/);
     t.match(run.stderr, /resuming at offset [1-9]\d*/, 'the console said where it resumed');
     const fetches = rig.auditEntries().filter((e) => e.kind === 'clipFetch' && e.outcome === 'accepted' && e.device === device);
     const offsets = fetches.map((e) => Number(/offset=(\d+)/.exec(String(e.detail))?.[1] ?? 0));
@@ -160,5 +166,18 @@ t.test('spot checks: random snapshots, a live feed, a clip resumed across a brok
     t.equal(createHash('sha256').update(readFileSync(r!.files[0]!)).digest('hex'), clip.sha256, 'the SHA-256 of the manifest');
     t.match(run.stderr, /no chunk for 3 s; resuming at offset [1-9]\d*/, 'the stall was noticed and the transfer resumed');
     t.ok(r!.resumes! >= 1);
+  });
+
+  await t.test('a clip from a camera that records and holds no finished recording: the open recording is named, nothing is fetched', async (t) => {
+    const device = rig.devices[7]!;
+    const clip = rig.clips.get(device)!;
+    // Its only finished recording goes away: what is left is the one it is recording.
+    rmSync(join(dirname(clip.file), `${clip.id}${MANIFEST_SUFFIX}`));
+    const run = await rig.spotCheck(['--device', device, '--kind', 'clip', '--out', out, '--json']);
+    t.equal(run.code, 1, 'the check fails');
+    const [r] = parse(run.stdout);
+    t.equal(r?.result, 'failed');
+    t.match(r?.reason, /recording now \(since \d{4}-[^)]+\) and holds no finished recording: a recording is offered once the officer stops it/);
+    t.same(r?.files, []);
   });
 });

@@ -110,7 +110,8 @@ export class SpotRig {
         ...ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage === true || (Array.isArray(o.mountFootage) && o.mountFootage.includes(p.device)) ? { footageDir: join(footage, p.device) } : {}) })),
         ...(o.extraDevices ?? []),
       ],
-      devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 } },
+      // A loaded test machine answers slower than a camera: the agent waits, the test judges completeness.
+      devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 }, controlTimeoutMs: 15_000 },
       ...(o.reporting ? { reporting: o.reporting } : {}),
       publish: { mediaMaxKbps: o.mediaMaxKbps ?? 0 },
       security: { trustedKeys: [{ id: key.keyId, role: 'supervisor', publicKeyFile: key.pub }], rateLimitPerIssuerPerMin: 600 },
