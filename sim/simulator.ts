@@ -37,6 +37,8 @@ export interface SimOptions {
    * port at another rate reads garbage, as on a real UART; unset, any rate works.
    */
   baud?: number;
+  /** Keep every emitted fix time (emitted()[device].times), for tests that account for each one. */
+  keepEmittedTimes?: boolean;
 }
 
 export interface SimCameraPorts {
@@ -160,6 +162,7 @@ export class Simulator {
           gnss,
           replay ? { kind: 'replay', epochs: replay, speed: this.opts.replaySpeed } : { kind: 'patrol', rateHz: this.opts.rateHz, seed, centre, vehicle: this.scenario.vehicle },
           seed,
+          { keepTimes: this.opts.keepEmittedTimes },
         );
         const slot: SimCameraSlot = { device, gnss, control, feed, unplugged: false };
         this.slots.set(device, slot);
@@ -233,7 +236,7 @@ export class Simulator {
   /** Fixes with a valid position written to each camera's GNSS port. */
   emitted(): Record<string, EmittedCount> {
     const out: Record<string, EmittedCount> = {};
-    for (const [d, s] of this.slots) out[d] = { ...s.feed.emitted };
+    for (const [d, s] of this.slots) out[d] = { ...s.feed.emitted, ...(s.feed.emitted.times ? { times: [...s.feed.emitted.times] } : {}) };
     return out;
   }
 

@@ -102,14 +102,16 @@ export async function provision(req: ProvisionRequest): Promise<ProvisionReport>
   let before!: CameraIdentity;
   try {
     await runner.step('find', async () => {
-      target = await pickCamera(req, loaded);
-      report.port = target.port;
-      report.gnss = target.gnss;
-      link = await openCamera(target.port, req.timeoutMs);
+      const picked = await pickCamera(req, loaded);
+      report.port = picked.port;
+      link = await openCamera(picked.port, req.timeoutMs);
       before = await link.cam.identify().catch((err: unknown) => {
-        throw explainCameraError(target.port, err);
+        throw explainCameraError(picked.port, err);
       });
       report.serial = before.serial;
+      // The camera answers: now its GNSS port, without which it would report nothing.
+      target = await withGnssPort(req, loaded, picked.port, picked.gnss);
+      report.gnss = target.gnss;
       return { result: 'ok', detail: `camera ${before.serial} (${before.model}, firmware ${before.firmware}) on ${target.port}, GNSS on ${target.gnss} (${target.gnssFrom})` };
     });
     await provisionCamera(req, runner, report, loaded, target, link!.cam, before);
@@ -240,9 +242,11 @@ async function provisionCamera(
   }
 }
 
-async function pickCamera(req: ProvisionRequest, loaded: LoadedConfig): Promise<{ port: string; gnss: string; gnssFrom: string }> {
+/** The camera's control port, and its GNSS port when given, configured or found beside it on USB. */
+async function pickCamera(req: ProvisionRequest, loaded: LoadedConfig): Promise<{ port: string; gnss?: string }> {
   const configured = (port: string) => loaded.config.devices.find((d) => d.control === port);
-  if (req.port) return withGnssPort(req, loaded, req.port, req.gnss ?? configured(req.port)?.gnss);
+  const withGnss = (port: string, gnss: string | undefined) => ({ port, ...(gnss ? { gnss } : {}) });
+  if (req.port) return withGnss(req.port, req.gnss ?? configured(req.port)?.gnss);
   const found = await findCameras({ sysRoot: req.sysRoot, devRoot: req.devRoot, match: loaded.config.discovery.usb, timeoutMs: req.timeoutMs });
   let cams = found.cameras;
   if (req.serial) cams = cams.filter((c) => c.identity.serial === req.serial || c.usb?.serial === req.serial);
@@ -257,7 +261,7 @@ async function pickCamera(req: ProvisionRequest, loaded: LoadedConfig): Promise<
     }
     cam = await req.choose(cams);
   }
-  return withGnssPort(req, loaded, cam.port, req.gnss ?? cam.gnss ?? configured(cam.port)?.gnss);
+  return withGnss(cam.port, req.gnss ?? cam.gnss ?? configured(cam.port)?.gnss);
 }
 
 /**

@@ -10,6 +10,8 @@ export interface EmittedCount {
   fixes: number;
   first?: string;
   last?: string;
+  /** Every fix time put on the line, when the feed was asked to keep them (tests: a loaded machine skips seconds). */
+  times?: string[];
 }
 
 /** One epoch ready to send: its bytes, and the fix time if it carries a valid position. */
@@ -49,8 +51,9 @@ export class GnssFeed {
   /** The text of the epoch in flight when an unplug cuts the line mid-sentence. */
   private lastText = '';
 
-  constructor(private readonly endpoint: PortEndpoint, private readonly source: GnssFeedSource, seed: number) {
+  constructor(private readonly endpoint: PortEndpoint, private readonly source: GnssFeedSource, seed: number, opts: { keepTimes?: boolean } = {}) {
     this.faults = new GnssLineFaults(seed);
+    if (opts.keepTimes) this.emitted.times = [];
     if (source.kind === 'patrol') {
       this.periodMs = 1000 / source.rateHz;
       this.writer = new NmeaWriter({ rateHz: source.rateHz, seed });
@@ -162,6 +165,7 @@ export class GnssFeed {
         const iso = new Date(epoch.fixTimeMs).toISOString();
         this.emitted.first ??= iso;
         this.emitted.last = iso;
+        this.emitted.times?.push(iso);
       }
     });
     if (!sent) this.dropped++;

@@ -12,6 +12,7 @@ import { TestMosquitto } from '../helpers/mosquitto.js';
 import { FleetRecorder } from '../helpers/fleet-recorder.js';
 import { AgentProcess } from '../helpers/agent-process.js';
 import { consoleCli } from '../helpers/paths.js';
+import { loadScaled } from '../helpers/deadline.js';
 
 /** What the rig needs of its owner (a tap test, or a benchmark's own cleanup list). */
 export interface Owner {
@@ -131,7 +132,7 @@ export class SpotRig {
     // Ready when every camera's control channel is up and it is recording, as its retained status says.
     await recorder.waitFor(
       () => sim.devices.every((d) => recorder.records.some((r) => r.type === 'status' && r.device === d && r.recording === 'recording' && r.officer !== undefined)),
-      90_000,
+      loadScaled(90_000),
       'a recording status with an officer from every camera',
     );
     return rig;

@@ -72,7 +72,8 @@ t.test('dry run reads and plans, writes nothing', async (t) => {
   t.equal(report.dryRun, true);
   t.equal(report.changed, true);
   t.equal(report.steps.find((s: { step: string }) => s.step === 'bind').result, 'would-change');
-  t.match(report.steps.find((s: { step: string }) => s.step === 'clock-source').detail, /system clock/, 'says it would use the system clock without GNSS');
+  t.match(report.steps.find((s: { step: string }) => s.step === 'find').detail, /GNSS on \S+BWC-0001-gnss \(next to it, sending NMEA\)/, 'the GNSS port found beside the control port');
+  t.match(report.steps.find((s: { step: string }) => s.step === 'clock-source').detail, /GNSS time from \S+BWC-0001-gnss/, 'GNSS time from it');
   t.same(rig.cameras.get(device)!.identity, identity, 'camera untouched');
   t.same(rig.cameras.get(device)!.settings, {}, 'no settings written');
   t.equal(readFileSync(config, 'utf8'), before, 'configuration untouched');
@@ -125,7 +126,8 @@ t.test('a failure after the camera was bound puts the binding back', async (t) =
   const r = await runCli(['provision', '--port', control, ...OFFICER, '--config', config]);
   t.equal(r.code, 1);
   t.match(r.stdout, /\[4\/10\] clock-source|\[5\/10\] bind\s+changed/);
-  t.match(r.stderr, /provision failed at step credentials: .*Undone: camera binding restored to officer 810001/);
+  // The device folder is first written by the settings step (the record of what was sent), else by credentials.
+  t.match(r.stderr, /provision failed at step (settings|credentials): .*Undone: camera binding restored to officer 810001/);
   t.equal(rig.cameras.get(device)!.identity.officerNumber, '810001', 'binding put back');
   t.equal(readFileSync(config, 'utf8'), before, 'configuration untouched');
 });
@@ -133,7 +135,11 @@ t.test('a failure after the camera was bound puts the binding back', async (t) =
 t.test('several cameras without --port or --serial: refused with the list; --serial picks one', async (t) => {
   const rig = await startSim(t, 2);
   const dir = tempDir(t);
-  const usb = fakeUsb(dir, rig.ports.map((p, i) => ({ name: `ttyACM${i}`, target: p.control, vendorId: '1a86', productId: '55d4', serial: `C${i}`, iface: '00' })));
+  // Each camera as on USB: its control port and, on the same device, its GNSS port.
+  const usb = fakeUsb(dir, rig.ports.flatMap((p, i) => [
+    { name: `ttyACM${i}`, target: p.control, vendorId: '1a86', productId: '55d4', serial: `C${i}`, iface: '01' },
+    { name: `ttyUSB${i}`, target: p.port, vendorId: '1a86', productId: '55d4', serial: `C${i}`, iface: '00' },
+  ]));
   const config = writeConfig(dir);
   const hw = ['--sys-root', usb.sysRoot, '--dev-root', usb.devRoot];
   const several = await runCli(['provision', ...OFFICER, '--config', config, ...hw]);
@@ -142,6 +148,7 @@ t.test('several cameras without --port or --serial: refused with the list; --ser
   const picked = await runCli(['provision', ...OFFICER, '--config', config, ...hw, '--serial', 'YY00002', '--json']);
   t.equal(picked.code, 0, picked.stderr);
   t.equal(JSON.parse(picked.stdout).port, join(usb.devRoot, 'ttyACM1'));
+  t.equal(JSON.parse(picked.stdout).gnss, join(usb.devRoot, 'ttyUSB1'), 'its GNSS port, beside it on USB');
   t.equal(rig.cameras.get(rig.ports[1]!.device)!.identity.officerNumber, '123456');
 });
 
