@@ -21,6 +21,8 @@ import { TrustedKeys } from './commands/command-keys.js';
 import { ReplayStore } from './commands/replay-store.js';
 import { RateLimiter } from './commands/rate-limiter.js';
 import { AuditLog } from './audit/audit-log.js';
+import { CommandIntake } from './commands/command-intake.js';
+import { RefusalTally } from './commands/refusal-tally.js';
 import { MediaSender } from './media/media-sender.js';
 import { FootageAccess } from './media/footage-access.js';
 import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
@@ -41,6 +43,8 @@ export class Agent {
   readonly publisher: Publisher;
   private readonly sessions: SessionCounter;
   readonly commands: CommandHandler;
+  private readonly intake: CommandIntake;
+  private readonly refusals: RefusalTally;
   private readonly replays: ReplayStore;
   private readonly audit: AuditLog;
   private http: { port: number; close(): Promise<void> } | undefined;
@@ -110,6 +114,15 @@ export class Agent {
     });
     this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));
     this.audit = new AuditLog(cfg.audit.path ?? join(cfg.agent.dataDir, 'audit.log'));
+    if (this.audit.brokenAtStart) log.error(this.audit.brokenAtStart, 'audit log chain was broken at start: set aside as evidence, a new chain started');
+    this.refusals = new RefusalTally({
+      audit: this.audit,
+      log: log.child({ component: 'commands' }),
+      intervalMs: cfg.security.refusalSummaryS * 1000,
+      singlyPerInterval: 5,
+      replyBurst: 20,
+      repliesPerS: 5,
+    });
     const media = new MediaSender({
       session: this.session,
       topics: this.topics,
@@ -127,6 +140,7 @@ export class Agent {
         maxValidityMs: 3_600_000,
       }),
       audit: this.audit,
+      tally: this.refusals,
       media,
       device: (id) => this.devices.get(id),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
@@ -134,16 +148,13 @@ export class Agent {
       footage: new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' })),
       log: log.child({ component: 'commands' }),
     });
+    this.intake = new CommandIntake({ handler: this.commands, tally: this.refusals, capacity: cfg.security.commandQueue, registry: this.metrics.registry, log: log.child({ component: 'commands' }) });
+    // Commands only enter a bounded queue here: reading and publishing fixes come first.
     this.session.on('message', (topic: string, payload: Buffer) => {
       const where = this.topics.parse(topic);
-      if (where?.kind === 'device' && where.channel === 'cmd' && this.devices.has(where.deviceId)) {
-        try {
-          this.commands.handle(where.deviceId, payload);
-        } catch (err) {
-          log.error({ err: describeError(err), topic }, 'command handling failed');
-        }
-      }
+      if (where?.kind === 'device' && where.channel === 'cmd' && this.devices.has(where.deviceId)) this.intake.offer(where.deviceId, payload);
     });
+    this.refusals.start();
     this.session.on('up', ({ session }: { session: number }) => {
       const birth = this.stateMessage(session, true);
       this.session.publish(birth.topic, birth.payload, { qos: 1, retain: true }).catch((err: unknown) => {
@@ -272,7 +283,8 @@ export class Agent {
     for (const [id, d] of this.devices) {
       devices[id] = { gnss: d.gnssConnected, control: d.controlConnected, lastFixAgeMs: d.lastFixSystemMs ? Date.now() - d.lastFixSystemMs : null };
     }
-    return { ok: this.session.connected, detail: { broker: this.session.up ?? null, buffer: stats, devices } };
+    const audit = { ...this.audit.head, ...(this.audit.brokenAtStart ? { brokenAtStart: this.audit.brokenAtStart } : {}) };
+    return { ok: this.session.connected, detail: { broker: this.session.up ?? null, buffer: stats, devices, commands: this.intake.status(), audit } };
   }
 
   private stateMessage(session: number, online: boolean, reason?: string): WillMessage {
@@ -296,6 +308,7 @@ export class Agent {
     if (this.stopped) return;
     this.stopped = true;
     this.commands.stopAll();
+    this.refusals.stop();
     this.usb?.stop();
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
     // What is still buffered stays on disk for the next start; a short wait

@@ -65,6 +65,11 @@ export class CommandVerifier {
     this.now = o.now ?? Date.now;
   }
 
+  /** Verifies a batch; the replay store records the accepted ids in one commit. */
+  verifyAll(items: ReadonlyArray<{ deviceId: string; bytes: Uint8Array }>): Verdict[] {
+    return this.o.replays.batch(() => items.map((i) => this.verify(i.bytes, i.deviceId)));
+  }
+
   verify(bytes: Uint8Array, topicDeviceId: string): Verdict {
     if (bytes.length > this.o.maxBytes) return reject('REASON_OVERSIZED', `command of ${bytes.length} bytes exceeds the limit of ${this.o.maxBytes}`);
     let env: { body?: Uint8Array; signature?: Uint8Array; keyId?: string };
