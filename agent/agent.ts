@@ -22,6 +22,8 @@ import { ReplayStore } from './commands/replay-store.js';
 import { RateLimiter } from './commands/rate-limiter.js';
 import { AuditLog } from './audit/audit-log.js';
 import { CommandIntake } from './commands/command-intake.js';
+import { AnchorPublisher } from './audit/anchor-publisher.js';
+import { loadOrCreateAgentKey } from './audit/agent-key.js';
 import { RefusalTally } from './commands/refusal-tally.js';
 import { MediaSender } from './media/media-sender.js';
 import { FootageAccess } from './media/footage-access.js';
@@ -45,6 +47,7 @@ export class Agent {
   readonly commands: CommandHandler;
   private readonly intake: CommandIntake;
   private readonly refusals: RefusalTally;
+  private readonly anchors: AnchorPublisher;
   private readonly replays: ReplayStore;
   private readonly audit: AuditLog;
   private http: { port: number; close(): Promise<void> } | undefined;
@@ -115,6 +118,17 @@ export class Agent {
     this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));
     this.audit = new AuditLog(cfg.audit.path ?? join(cfg.agent.dataDir, 'audit.log'));
     if (this.audit.brokenAtStart) log.error(this.audit.brokenAtStart, 'audit log chain was broken at start: set aside as evidence, a new chain started');
+    const agentKey = loadOrCreateAgentKey(cfg.agent.dataDir);
+    if (agentKey.created) log.info({ file: agentKey.file, keyId: agentKey.keyId }, 'agent key created: it signs the audit anchors');
+    this.anchors = new AnchorPublisher({
+      agentId: cfg.agent.id,
+      audit: this.audit,
+      key: agentKey,
+      session: this.session,
+      topic: this.topics.agent(cfg.agent.id, 'audit'),
+      intervalMs: cfg.audit.anchorIntervalS * 1000,
+      log: log.child({ component: 'audit' }),
+    });
     this.refusals = new RefusalTally({
       audit: this.audit,
       log: log.child({ component: 'commands' }),
@@ -161,7 +175,9 @@ export class Agent {
         log.warn({ err: describeError(err) }, 'birth message not acknowledged');
       });
       for (const d of this.devices.values()) d.writeStatus();
+      void this.anchors.publish();
     });
+    this.anchors.start();
   }
 
   static async start(loaded: LoadedConfig, log: Logger): Promise<Agent> {
@@ -309,6 +325,7 @@ export class Agent {
     this.stopped = true;
     this.commands.stopAll();
     this.refusals.stop();
+    this.anchors.stop();
     this.usb?.stop();
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
     // What is still buffered stays on disk for the next start; a short wait
@@ -319,6 +336,8 @@ export class Agent {
       await new Promise((r) => setTimeout(r, 20));
     }
     const up = this.session.up;
+    // A last anchor, so the platform holds the head as the agent left it.
+    if (up) await this.anchors.publish();
     await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
     await this.http?.close();
     this.buffer.close();

@@ -193,6 +193,7 @@ export const LiveFeedSection = Section('Live feed of a spot check.', {
 
 export const AuditSection = Section('The local hash-chained audit log of every command, accepted or not.', {
   path: Type.Optional(FilePath('Audit log file; `<agent.dataDir>/audit.log` when left out.')),
+  anchorIntervalS: Int('The head of the audit log is signed with the agent key (`<agent.dataDir>/agent.key`) and published retained on `agent/{id}/audit` at every connect and then every this many seconds, so the platform keeps anchors.', 5, 86_400, 60),
 });
 
 export const ConfigSchema = Type.Object(

@@ -45,6 +45,8 @@ export interface BrokenChain {
   atMs: number;
   movedTo: string;
   entries: number;
+  /** Hash of its first entry as stored: names the chain in the anchors the platform holds. */
+  firstHash: string;
   problems: string[];
 }
 
@@ -52,25 +54,28 @@ export class AuditLog {
   private fd: number;
   private count: number;
   private last: string;
+  private first: string;
   private unsynced = 0;
   /** Set when the log found at start did not verify (it was set aside; the agent reports it). */
   readonly brokenAtStart: BrokenChain | undefined;
 
   constructor(readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
-    const verdict = existsSync(file) ? verifyAuditLog(file) : { ok: true, entries: 0, lastHash: GENESIS, problems: [] };
+    const verdict = existsSync(file) ? verifyAuditLog(file) : { ok: true, entries: 0, lastHash: GENESIS, firstHash: '', problems: [] };
     if (!verdict.ok) {
       // Never append to a broken chain: set it aside, keep it as evidence, start a new one.
       // The caller logs brokenAtStart as an error and reports it in its health and anchors.
       const atMs = Date.now();
       const movedTo = `${file}.broken-${atMs}`;
       renameSync(file, movedTo);
-      this.brokenAtStart = { atMs, movedTo, entries: verdict.entries, problems: verdict.problems.slice(0, 20) };
+      this.brokenAtStart = { atMs, movedTo, entries: verdict.entries, firstHash: verdict.firstHash, problems: verdict.problems.slice(0, 20) };
       this.count = 0;
       this.last = GENESIS;
+      this.first = '';
     } else {
       this.count = verdict.entries;
       this.last = verdict.lastHash;
+      this.first = verdict.firstHash;
     }
     this.fd = openSync(file, 'a');
   }
@@ -86,6 +91,7 @@ export class AuditLog {
     const hash = entryHash(this.last, index, entry);
     const chained: ChainedEntry = { index, prev: this.last, hash, ...entry };
     writeSync(this.fd, JSON.stringify(chained) + '\n');
+    if (index === 0) this.first = hash;
     this.count++;
     this.last = hash;
     this.unsynced++;
@@ -101,8 +107,8 @@ export class AuditLog {
     this.unsynced = 0;
   }
 
-  get head(): { entries: number; hash: string } {
-    return { entries: this.count, hash: this.last };
+  get head(): { entries: number; hash: string; firstHash: string } {
+    return { entries: this.count, hash: this.last, firstHash: this.first };
   }
 
   close(): void {
@@ -127,6 +133,8 @@ export interface AuditVerdict {
   ok: boolean;
   entries: number;
   lastHash: string;
+  /** Hash of the first entry ('' when empty): names the chain. */
+  firstHash: string;
   problems: string[];
 }
 
@@ -168,5 +176,5 @@ export function verifyAuditLog(file: string): AuditVerdict {
   } else if (entries.length > 0) {
     problems.push('the head file is missing');
   }
-  return { ok: problems.length === 0, entries: entries.length, lastHash: prev, problems };
+  return { ok: problems.length === 0, entries: entries.length, lastHash: prev, firstHash: entries[0]?.hash ?? '', problems };
 }

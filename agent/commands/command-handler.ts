@@ -75,7 +75,7 @@ export class CommandHandler {
     verdicts.forEach((verdict, i) => {
       const deviceId = items[i]!.deviceId;
       if (!verdict.ok) {
-        const single = this.o.tally.record({ time, device: deviceId, reason: verdict.reason, message: verdict.message, commandId: verdict.commandId, issuer: verdict.issuer, kind: verdict.kind });
+        const single = this.o.tally.record({ time, device: deviceId, reason: verdict.reason, message: verdict.message, commandId: verdict.commandId, issuer: verdict.issuer, kind: verdict.kind, authenticated: verdict.authenticated });
         if (single) {
           this.o.audit.append({ time, device: deviceId, commandId: verdict.commandId, issuer: verdict.issuer, kind: verdict.kind, outcome: 'rejected', reason: verdict.reason, detail: verdict.message }, { sync: false });
           this.o.log.warn({ device: deviceId, reason: verdict.reason, detail: verdict.message, issuer: verdict.issuer }, 'command refused');

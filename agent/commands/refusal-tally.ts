@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 
 /**
- * Refusals anyone can cause without a trusted key: nothing of them is
- * written singly (no audit line, no log line); they are counted and
- * summarised once per interval. A flood of them costs a decode and a count.
+ * Refusals anyone can cause without a trusted key (oversized, malformed,
+ * unsigned, unknown key, bad signature, and a key's budget used up, which is
+ * checked before the signature) are never written singly (no audit line, no
+ * log line): they are counted and summarised once per interval. A flood of
+ * them costs a decode and a count. Refusals of commands a trusted key signed
+ * are audited singly up to a few per reason per interval, then summarised.
  */
-export const UNAUTHENTICATED_REASONS: ReadonlySet<string> = new Set(['REASON_OVERSIZED', 'REASON_MALFORMED', 'REASON_UNSIGNED', 'REASON_UNKNOWN_KEY', 'REASON_BAD_SIGNATURE']);
 
 /** Outcome recorded for commands dropped unread because the queue was full. */
 export const QUEUE_FULL = 'QUEUE_FULL';
@@ -19,6 +21,8 @@ export interface Refusal {
   commandId?: string;
   issuer?: string;
   kind?: string;
+  /** The command was signed by a trusted key (its refusal may be audited singly). */
+  authenticated?: boolean;
 }
 
 export interface RefusalTallyOptions {
@@ -78,7 +82,7 @@ export class RefusalTally {
   /** Counts a refusal; true when it is to be audited (and logged) on its own. */
   record(r: Refusal): boolean {
     this.totals.set(r.reason, (this.totals.get(r.reason) ?? 0) + 1);
-    if (!UNAUTHENTICATED_REASONS.has(r.reason) && r.reason !== QUEUE_FULL) {
+    if (r.authenticated) {
       const n = this.singly.get(r.reason) ?? 0;
       if (n < this.o.singlyPerInterval) {
         this.singly.set(r.reason, n + 1);
@@ -89,7 +93,7 @@ export class RefusalTally {
     p.count++;
     if (p.devices.size < 8) p.devices.add(r.device);
     // Claimed issuers of unauthenticated messages are only claims: kept out of the summary.
-    if (r.issuer && !UNAUTHENTICATED_REASONS.has(r.reason) && p.issuers.size < 8) p.issuers.add(r.issuer);
+    if (r.issuer && r.authenticated && p.issuers.size < 8) p.issuers.add(r.issuer);
     this.pending.set(r.reason, p);
     return false;
   }
