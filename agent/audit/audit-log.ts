@@ -112,8 +112,10 @@ export class AuditLog {
   }
 
   close(): void {
+    if (this.fd < 0) return;
     this.flush();
     closeSync(this.fd);
+    this.fd = -1;
   }
 }
 
