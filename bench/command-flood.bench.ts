@@ -2,8 +2,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { Topics } from '../protocol/topics.js';
@@ -13,6 +12,7 @@ import { Patrol } from '../sim/gnss/patrol.js';
 import { NmeaWriter } from '../sim/gnss/nmea-writer.js';
 import { PtyEndpoint } from '../sim/gnss/port-endpoint.js';
 import { freePort, TestMosquitto } from '../test/helpers/mosquitto.js';
+import { outRoot } from '../test/helpers/paths.js';
 import { loadAverage, percentile, round, sampleProcess, scrapeSum, sleep, startAgentProcess, stopChild } from './agent-rig.js';
 import { runIfMain, type BenchRow } from './bench-kit.js';
 
@@ -30,7 +30,7 @@ import { runIfMain, type BenchRow } from './bench-kit.js';
  * (a separate process, reporting every fix, a trusted supervisor key) reads
  * and publishes them to a real mosquitto; a subscriber here times each live
  * fix from the write of its last sentence. First a quiet window gives the
- * normal rate, then a flooder process (bench/command-flooder.ts) sends the
+ * normal rate, then a flooder process (test/helpers/command-flooder.ts) sends the
  * flood to the cameras' command topics while the same figures are taken.
  */
 const CAMERAS = 8;
@@ -156,8 +156,7 @@ export async function run(): Promise<BenchRow[]> {
     let flooderOut = '';
     let flooderErr = '';
     const flooderDone = new Promise<void>((resolve) => {
-      const here = dirname(fileURLToPath(import.meta.url));
-      const f = spawn(process.execPath, [join(here, 'command-flooder.js'), broker.url, cams.map((c) => c.device).join(','), keyFile, 'sup', String(garbagePerS), String(signedPerS), String(floodS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const f = spawn(process.execPath, [join(outRoot, 'test', 'helpers', 'command-flooder.js'), broker.url, cams.map((c) => c.device).join(','), keyFile, 'sup', String(garbagePerS), String(signedPerS), String(floodS)], { stdio: ['ignore', 'pipe', 'pipe'] });
       f.stdout.on('data', (d: Buffer) => (flooderOut += d.toString()));
       f.stderr.on('data', (d: Buffer) => (flooderErr += d.toString()));
       f.on('exit', () => resolve());

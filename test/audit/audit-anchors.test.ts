@@ -5,7 +5,8 @@ import { appendFileSync, chmodSync, mkdtempSync, readFileSync, rmSync, statSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { AuditLog, entryHash, readAuditEntries, verifyAuditLog, type ChainedEntry } from '../../agent/audit/audit-log.js';
+import { AuditLog, readAuditEntries, verifyAuditLog, type ChainedEntry } from '../../agent/audit/audit-log.js';
+import { rebuildChain } from '../helpers/audit-attack.js';
 import { loadOrCreateAgentKey, rawPublicKey } from '../../agent/audit/agent-key.js';
 import { AnchorPublisher } from '../../agent/audit/anchor-publisher.js';
 import { checkAnchor, encodeAnchor } from '../../agent/audit/audit-anchor.js';
@@ -47,20 +48,6 @@ function setup(t: TapTest) {
   };
   t.teardown(() => log.close());
   return { dir, file, anchorsFile, key, add, anchor, reopen, close: () => log.close() };
-}
-
-/** What an attacker with the device does: rewrite the entries, then rebuild every hash and the head file so the chain verifies. */
-function rebuild(file: string, entries: Array<Omit<ChainedEntry, 'index' | 'prev' | 'hash'>>): void {
-  let prev = '0'.repeat(64);
-  const lines = entries.map((e, index) => {
-    const { index: _i, prev: _p, hash: _h, ...rest } = e as ChainedEntry;
-    const hash = entryHash(prev, index, rest);
-    const line = JSON.stringify({ index, prev, hash, ...rest });
-    prev = hash;
-    return line;
-  });
-  writeFileSync(file, lines.map((l) => l + '\n').join(''));
-  writeFileSync(`${file}.head`, JSON.stringify({ entries: lines.length, hash: prev }) + '\n');
 }
 
 const cli = (args: string[]) => spawnSync(process.execPath, [agentCli, 'audit', 'verify', ...args], { encoding: 'utf8' });
@@ -123,7 +110,7 @@ t.test('the attack: entries removed, chain and head rebuilt; verify passes alone
   ];
   t.equal(entries[10]?.outcome, 'rejected', 'entry 10 is a refusal before the attack');
   for (const [n, [what, forged, why]] of attacks.entries()) {
-    rebuild(s.file, forged);
+    rebuildChain(s.file, forged);
     t.equal(verifyAuditLog(s.file).ok, true, `${what}: the rebuilt chain verifies on its own`);
     const v = checkAgainstAnchors(readAuditEntries(s.file), readAnchorsFile(s.anchorsFile));
     t.equal(v.ok, false, `${what}: the anchors do not match`);

@@ -1,9 +1,9 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
-import { signCommand } from '../protocol/command-signing.js';
-import { encodeBody } from '../protocol/codec.js';
-import { Topics } from '../protocol/topics.js';
+import { signCommand } from '../../protocol/command-signing.js';
+import { encodeBody } from '../../protocol/codec.js';
+import { Topics } from '../../protocol/topics.js';
 
 /**
  * A command flood as an attacker (and a runaway console) would send it, in a
