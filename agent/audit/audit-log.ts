@@ -68,6 +68,8 @@ export class AuditLog {
       const atMs = Date.now();
       const movedTo = `${file}.broken-${atMs}`;
       renameSync(file, movedTo);
+      // Its head goes with it: left behind, it would make the new chain look cut.
+      if (existsSync(`${file}.head`)) renameSync(`${file}.head`, `${movedTo}.head`);
       this.brokenAtStart = { atMs, movedTo, entries: verdict.entries, firstHash: verdict.firstHash, problems: verdict.problems.slice(0, 20) };
       this.count = 0;
       this.last = GENESIS;

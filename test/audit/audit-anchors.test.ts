@@ -157,6 +157,8 @@ t.test('a chain broken at start is set aside, reported, and announced in the nex
   t.match(log.brokenAtStart, { entries: 10, problems: [/line 5: content does not match its hash/] });
   t.match(log.brokenAtStart!.movedTo, /audit\.log\.broken-\d+$/);
   t.equal(log.head.entries, 0, 'a new chain started');
+  t.match(verifyAuditLog(s.file), { ok: true, entries: 0 }, 'the new, empty chain verifies (the old head went aside with its log)');
+  t.match(checkAgainstAnchors(readAuditEntries(s.file), readAnchorsFile(s.anchorsFile)), { ok: false }, 'before the restart is announced, the old anchors do not match the empty chain');
   s.add(100, 103);
   const a = await s.anchor();
   t.match(a.head, { entries: 3, previousFirstHash: /^[0-9a-f]{64}$/, restartReason: /broken \(line 5: content does not match its hash/ });

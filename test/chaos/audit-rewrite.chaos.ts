@@ -69,6 +69,8 @@ t.test(`audit rewrite: ${COMMANDS} commands, anchors, three rebuilt attacks and 
     const c = signCommand({ deviceId: device, kind: 'statusQuery', keyId: 'sup', role: 'supervisor', privateKey, ...(expired ? { issuedAtMs: Date.now() - 3_600_000, ttlMs: 60_000 } : {}) });
     await client.publishAsync(topics.device(device, 'cmd'), Buffer.from(c.envelope), { qos: 1 });
     if (i % 20 === 19) await sleep(200);
+    // Halfway, wait for an anchor in between: the attacks below then meet anchors of the middle of the log too.
+    if (i === Math.floor(COMMANDS / 2)) await sleep(6000);
   }
   const auditFile = join(dataDir, 'audit.log');
   await waitFor(() => existsSync(auditFile) && readAuditEntries(auditFile).filter((e) => e.outcome === 'accepted').length >= COMMANDS * 0.9, 120_000, 'the commands audited');
