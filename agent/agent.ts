@@ -21,6 +21,10 @@ import { TrustedKeys } from './commands/command-keys.js';
 import { ReplayStore } from './commands/replay-store.js';
 import { RateLimiter } from './commands/rate-limiter.js';
 import { AuditLog } from './audit/audit-log.js';
+import { CommandIntake } from './commands/command-intake.js';
+import { AnchorPublisher } from './audit/anchor-publisher.js';
+import { loadOrCreateAgentKey } from './audit/agent-key.js';
+import { RefusalTally } from './commands/refusal-tally.js';
 import { MediaSender } from './media/media-sender.js';
 import { FootageAccess } from './media/footage-access.js';
 import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
@@ -41,6 +45,9 @@ export class Agent {
   readonly publisher: Publisher;
   private readonly sessions: SessionCounter;
   readonly commands: CommandHandler;
+  private readonly intake: CommandIntake;
+  private readonly refusals: RefusalTally;
+  private readonly anchors: AnchorPublisher;
   private readonly replays: ReplayStore;
   private readonly audit: AuditLog;
   private http: { port: number; close(): Promise<void> } | undefined;
@@ -110,6 +117,26 @@ export class Agent {
     });
     this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));
     this.audit = new AuditLog(cfg.audit.path ?? join(cfg.agent.dataDir, 'audit.log'));
+    if (this.audit.brokenAtStart) log.error(this.audit.brokenAtStart, 'audit log chain was broken at start: set aside as evidence, a new chain started');
+    const agentKey = loadOrCreateAgentKey(cfg.agent.dataDir);
+    if (agentKey.created) log.info({ file: agentKey.file, keyId: agentKey.keyId }, 'agent key created: it signs the audit anchors');
+    this.anchors = new AnchorPublisher({
+      agentId: cfg.agent.id,
+      audit: this.audit,
+      key: agentKey,
+      session: this.session,
+      topic: this.topics.agent(cfg.agent.id, 'audit'),
+      intervalMs: cfg.audit.anchorIntervalS * 1000,
+      log: log.child({ component: 'audit' }),
+    });
+    this.refusals = new RefusalTally({
+      audit: this.audit,
+      log: log.child({ component: 'commands' }),
+      intervalMs: cfg.security.refusalSummaryS * 1000,
+      singlyPerInterval: 5,
+      replyBurst: 20,
+      repliesPerS: 5,
+    });
     const media = new MediaSender({
       session: this.session,
       topics: this.topics,
@@ -127,6 +154,7 @@ export class Agent {
         maxValidityMs: 3_600_000,
       }),
       audit: this.audit,
+      tally: this.refusals,
       media,
       device: (id) => this.devices.get(id),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
@@ -134,23 +162,22 @@ export class Agent {
       footage: new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' })),
       log: log.child({ component: 'commands' }),
     });
+    this.intake = new CommandIntake({ handler: this.commands, tally: this.refusals, capacity: cfg.security.commandQueue, registry: this.metrics.registry, log: log.child({ component: 'commands' }) });
+    // Commands only enter a bounded queue here: reading and publishing fixes come first.
     this.session.on('message', (topic: string, payload: Buffer) => {
       const where = this.topics.parse(topic);
-      if (where?.kind === 'device' && where.channel === 'cmd' && this.devices.has(where.deviceId)) {
-        try {
-          this.commands.handle(where.deviceId, payload);
-        } catch (err) {
-          log.error({ err: describeError(err), topic }, 'command handling failed');
-        }
-      }
+      if (where?.kind === 'device' && where.channel === 'cmd' && this.devices.has(where.deviceId)) this.intake.offer(where.deviceId, payload);
     });
+    this.refusals.start();
     this.session.on('up', ({ session }: { session: number }) => {
       const birth = this.stateMessage(session, true);
       this.session.publish(birth.topic, birth.payload, { qos: 1, retain: true }).catch((err: unknown) => {
         log.warn({ err: describeError(err) }, 'birth message not acknowledged');
       });
       for (const d of this.devices.values()) d.writeStatus();
+      void this.anchors.publish();
     });
+    this.anchors.start();
   }
 
   static async start(loaded: LoadedConfig, log: Logger): Promise<Agent> {
@@ -273,7 +300,8 @@ export class Agent {
     for (const [id, d] of this.devices) {
       devices[id] = { gnss: d.gnssConnected, control: d.controlConnected, lastFixAgeMs: d.lastFixSystemMs ? Date.now() - d.lastFixSystemMs : null };
     }
-    return { ok: this.session.connected, detail: { broker: this.session.up ?? null, buffer: stats, devices } };
+    const audit = { ...this.audit.head, ...(this.audit.brokenAtStart ? { brokenAtStart: this.audit.brokenAtStart } : {}) };
+    return { ok: this.session.connected, detail: { broker: this.session.up ?? null, buffer: stats, devices, commands: this.intake.status(), audit } };
   }
 
   private stateMessage(session: number, online: boolean, reason?: string): WillMessage {
@@ -298,6 +326,8 @@ export class Agent {
     if (this.stopped) return 0;
     this.stopped = true;
     this.commands.stopAll();
+    this.refusals.stop();
+    this.anchors.stop();
     this.usb?.stop();
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
     // What is still buffered stays on disk for the next start; a short wait
@@ -308,6 +338,8 @@ export class Agent {
       await new Promise((r) => setTimeout(r, 20));
     }
     const up = this.session.up;
+    // A last anchor, so the platform holds the head as the agent left it.
+    if (up) await this.anchors.publish();
     await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
     await this.http?.close();
     const left = this.buffer.stats().rows;

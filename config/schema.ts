@@ -183,6 +183,8 @@ export const SecuritySection = Section('Who may command this agent: signed comma
   commandMaxBytes: Int('Commands larger than this are refused, bytes.', 256, 1_048_576, 16_384),
   maxClockSkewS: Int('Tolerated difference between the issued-at time and the agent clock, seconds.', 0, 3600, 120),
   rateLimitPerIssuerPerMin: Int('Commands accepted per issuer key per minute.', 1, 10_000, 30),
+  commandQueue: Int('Commands received and waiting to be verified; beyond this they are dropped unread and counted (a flood never delays fixes).', 16, 100_000, 256),
+  refusalSummaryS: Int('Refused commands are audited in aggregate: one audit entry per reason per this many seconds, with the count (unsigned, malformed and unknown-key commands are never audited singly).', 1, 3600, 60),
 });
 
 export const LiveFeedSection = Section('Live feed of a spot check.', {
@@ -192,6 +194,7 @@ export const LiveFeedSection = Section('Live feed of a spot check.', {
 
 export const AuditSection = Section('The local hash-chained audit log of every command, accepted or not.', {
   path: Type.Optional(FilePath('Audit log file; `<agent.dataDir>/audit.log` when left out.')),
+  anchorIntervalS: Int('The head of the audit log is signed with the agent key (`<agent.dataDir>/agent.key`) and published retained on `agent/{id}/audit` at every connect and then every this many seconds, so the platform keeps anchors.', 5, 86_400, 60),
 });
 
 export const ConfigSchema = Type.Object(

@@ -4,6 +4,7 @@ import { runProgram } from '../agent/cli/cli-kit.js';
 import { registerWatchCommand } from './commands/watch.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerSpotCheckCommand } from './commands/spot-check.js';
+import { registerAuditAnchorsCommand } from './commands/audit-anchors.js';
 
 /** `bwc-console`: the supervisor's tooling at the command centre. */
 export function buildConsoleProgram(): Command {
@@ -13,6 +14,7 @@ export function buildConsoleProgram(): Command {
   registerWatchCommand(program);
   registerKeysCommands(program);
   registerSpotCheckCommand(program);
+  registerAuditAnchorsCommand(program);
   return program;
 }
 

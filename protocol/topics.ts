@@ -4,6 +4,7 @@
  *   {prefix}/agent/{agentId}/state            retained AgentState, birth + last will
  *   {prefix}/agent/{agentId}/cmd              commands to the agent itself (config update)
  *   {prefix}/agent/{agentId}/reply            replies to agent commands
+ *   {prefix}/agent/{agentId}/audit            retained AuditAnchor: the signed head of the agent's audit log
  *   {prefix}/dev/{deviceId}/track             live TrackBatch
  *   {prefix}/dev/{deviceId}/track/hist        historical TrackBatch (backlog replay)
  *   {prefix}/dev/{deviceId}/status            retained Status
@@ -20,7 +21,7 @@
 export const DEFAULT_PREFIX = 'bwc/v1';
 
 export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'event' | 'cmd' | 'reply' | 'media';
-export type AgentChannel = 'state' | 'cmd' | 'reply';
+export type AgentChannel = 'state' | 'cmd' | 'reply' | 'audit';
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -97,7 +98,7 @@ export class Topics {
     }
     if (rest[0] === 'agent' && rest.length === 3) {
       const ch = rest[2];
-      if (ch === 'state' || ch === 'cmd' || ch === 'reply') return { kind: 'agent', agentId: rest[1]!, channel: ch };
+      if (ch === 'state' || ch === 'cmd' || ch === 'reply' || ch === 'audit') return { kind: 'agent', agentId: rest[1]!, channel: ch };
     }
     return null;
   }

@@ -19,6 +19,8 @@ export interface AuditEntry {
   outcome: string;
   reason?: string;
   detail?: string;
+  /** How many refusals one summary entry stands for (floods are audited in aggregate). */
+  count?: number;
 }
 
 export interface ChainedEntry extends AuditEntry {
@@ -31,48 +33,91 @@ const GENESIS = '0'.repeat(64);
 
 export function entryHash(prev: string, index: number, entry: AuditEntry): string {
   // Hash a fixed field order so the same entry always hashes the same.
-  const canonical = JSON.stringify([index, prev, entry.time, entry.device, entry.commandId ?? null, entry.issuer ?? null, entry.kind ?? null, entry.outcome, entry.reason ?? null, entry.detail ?? null]);
+  // The count comes last and only when present, so entries written before it existed keep their hashes.
+  const fields: unknown[] = [index, prev, entry.time, entry.device, entry.commandId ?? null, entry.issuer ?? null, entry.kind ?? null, entry.outcome, entry.reason ?? null, entry.detail ?? null];
+  if (entry.count !== undefined) fields.push(entry.count);
+  const canonical = JSON.stringify(fields);
   return createHash('sha256').update(canonical).digest('hex');
+}
+
+/** A chain found broken when the log was opened: what was wrong and where the evidence went. */
+export interface BrokenChain {
+  atMs: number;
+  movedTo: string;
+  entries: number;
+  /** Hash of its first entry as stored: names the chain in the anchors the platform holds. */
+  firstHash: string;
+  problems: string[];
 }
 
 export class AuditLog {
   private fd: number;
   private count: number;
   private last: string;
+  private first: string;
+  private unsynced = 0;
+  /** Set when the log found at start did not verify (it was set aside; the agent reports it). */
+  readonly brokenAtStart: BrokenChain | undefined;
 
   constructor(readonly file: string) {
     mkdirSync(dirname(file), { recursive: true });
-    const verdict = existsSync(file) ? verifyAuditLog(file) : { ok: true, entries: 0, lastHash: GENESIS, problems: [] };
+    const verdict = existsSync(file) ? verifyAuditLog(file) : { ok: true, entries: 0, lastHash: GENESIS, firstHash: '', problems: [] };
     if (!verdict.ok) {
       // Never append to a broken chain: set it aside, keep it as evidence, start a new one.
-      renameSync(file, `${file}.broken-${Date.now()}`);
+      // The caller logs brokenAtStart as an error and reports it in its health and anchors.
+      const atMs = Date.now();
+      const movedTo = `${file}.broken-${atMs}`;
+      renameSync(file, movedTo);
+      // Its head goes with it: left behind, it would make the new chain look cut.
+      if (existsSync(`${file}.head`)) renameSync(`${file}.head`, `${movedTo}.head`);
+      this.brokenAtStart = { atMs, movedTo, entries: verdict.entries, firstHash: verdict.firstHash, problems: verdict.problems.slice(0, 20) };
       this.count = 0;
       this.last = GENESIS;
+      this.first = '';
     } else {
       this.count = verdict.entries;
       this.last = verdict.lastHash;
+      this.first = verdict.firstHash;
     }
     this.fd = openSync(file, 'a');
   }
 
-  append(entry: AuditEntry): ChainedEntry {
+  /**
+   * Appends one entry. With `sync: false` the entry is written but not yet
+   * forced to disk: a caller auditing a batch writes every entry, then calls
+   * flush() once (one fsync and one head write per batch, not per entry)
+   * before acting on any of them.
+   */
+  append(entry: AuditEntry, opts: { sync?: boolean } = {}): ChainedEntry {
     const index = this.count;
     const hash = entryHash(this.last, index, entry);
     const chained: ChainedEntry = { index, prev: this.last, hash, ...entry };
     writeSync(this.fd, JSON.stringify(chained) + '\n');
-    fsyncSync(this.fd);
+    if (index === 0) this.first = hash;
     this.count++;
     this.last = hash;
-    writeHead(this.file, this.count, hash);
+    this.unsynced++;
+    if (opts.sync !== false) this.flush();
     return chained;
   }
 
-  get head(): { entries: number; hash: string } {
-    return { entries: this.count, hash: this.last };
+  /** Forces appended entries to disk and records the new head. */
+  flush(): void {
+    if (this.unsynced === 0) return;
+    fsyncSync(this.fd);
+    writeHead(this.file, this.count, this.last);
+    this.unsynced = 0;
+  }
+
+  get head(): { entries: number; hash: string; firstHash: string } {
+    return { entries: this.count, hash: this.last, firstHash: this.first };
   }
 
   close(): void {
+    if (this.fd < 0) return;
+    this.flush();
     closeSync(this.fd);
+    this.fd = -1;
   }
 }
 
@@ -92,6 +137,8 @@ export interface AuditVerdict {
   ok: boolean;
   entries: number;
   lastHash: string;
+  /** Hash of the first entry ('' when empty): names the chain. */
+  firstHash: string;
   problems: string[];
 }
 
@@ -133,5 +180,5 @@ export function verifyAuditLog(file: string): AuditVerdict {
   } else if (entries.length > 0) {
     problems.push('the head file is missing');
   }
-  return { ok: problems.length === 0, entries: entries.length, lastHash: prev, problems };
+  return { ok: problems.length === 0, entries: entries.length, lastHash: prev, firstHash: entries[0]?.hash ?? '', problems };
 }

@@ -11,12 +11,15 @@ import { describeArgs } from './command-args.js';
 import { BlockReader } from '../media/block-reader.js';
 import type { FootageAccess } from '../media/footage-access.js';
 import { applyConfigUpdate } from './config-update.js';
+import type { RefusalTally } from './refusal-tally.js';
 
 export type ReplyStatus = 'ACCEPTED' | 'REJECTED' | 'DONE' | 'FAILED' | 'PROGRESS';
 
 export interface CommandHandlerOptions {
   verifier: CommandVerifier;
   audit: AuditLog;
+  /** Counts refusals, decides which are audited singly and which are answered. */
+  tally: RefusalTally;
   media: MediaSender;
   device: (id: string) => DeviceRuntime | undefined;
   /** Writes a Reply body for a device to the buffer (it goes out like every message). */
@@ -38,9 +41,10 @@ interface RunningJob {
 }
 
 /**
- * Runs verified commands. Every command, accepted or not, is appended to the
- * audit log before anything else happens; a refused command gets a reply with
- * the reason and nothing runs. Long jobs (live feeds, clips) can be cancelled.
+ * Runs verified commands. Every accepted command is appended to the audit
+ * log before anything else happens; a refused command is counted (and
+ * audited singly or in aggregate, see RefusalTally), may get a reply with the
+ * reason, and nothing runs. Long jobs (live feeds, clips) can be cancelled.
  */
 export class CommandHandler {
   private readonly jobs = new Map<string, RunningJob>();
@@ -51,19 +55,48 @@ export class CommandHandler {
     return this.jobs.size;
   }
 
+  /** Verifies, audits and starts one command (see handleBatch). */
   handle(deviceId: string, bytes: Uint8Array): void {
-    const verdict = this.o.verifier.verify(bytes, deviceId);
+    this.handleBatch([{ deviceId, bytes }]);
+  }
+
+  /**
+   * Verifies a batch of commands, audits them with one sync, then answers
+   * and runs them. Every accepted command is on disk in the audit log before
+   * anything runs. Refusals are counted; the unauthenticated ones (and
+   * signed ones beyond a few per interval) are audited in aggregate, and
+   * replies to refusals are rate limited, so a flood writes almost nothing.
+   */
+  handleBatch(items: ReadonlyArray<{ deviceId: string; bytes: Uint8Array }>): void {
+    const verdicts = this.o.verifier.verifyAll(items);
     const time = new Date().toISOString();
-    if (!verdict.ok) {
-      this.o.audit.append({ time, device: deviceId, commandId: verdict.commandId, issuer: verdict.issuer, kind: verdict.kind, outcome: 'rejected', reason: verdict.reason, detail: verdict.message });
-      this.o.log.warn({ device: deviceId, reason: verdict.reason, detail: verdict.message, issuer: verdict.issuer }, 'command refused');
-      this.reply(deviceId, verdict.commandId ?? '', 'REJECTED', verdict.reason, verdict.message);
-      return;
-    }
-    const c = verdict.command;
-    const detail = describeArgs(c.kind, c.args);
-    this.o.audit.append({ time, device: deviceId, commandId: c.commandId, issuer: c.issuer, kind: c.kind, outcome: 'accepted', detail });
-    this.o.log.info({ device: deviceId, command: c.commandId, kind: c.kind, issuer: c.issuer, detail }, 'command accepted');
+    const accepted: VerifiedCommand[] = [];
+    const replies: Array<() => void> = [];
+    verdicts.forEach((verdict, i) => {
+      const deviceId = items[i]!.deviceId;
+      if (!verdict.ok) {
+        const single = this.o.tally.record({ time, device: deviceId, reason: verdict.reason, message: verdict.message, commandId: verdict.commandId, issuer: verdict.issuer, kind: verdict.kind, authenticated: verdict.authenticated });
+        if (single) {
+          this.o.audit.append({ time, device: deviceId, commandId: verdict.commandId, issuer: verdict.issuer, kind: verdict.kind, outcome: 'rejected', reason: verdict.reason, detail: verdict.message }, { sync: false });
+          this.o.log.warn({ device: deviceId, reason: verdict.reason, detail: verdict.message, issuer: verdict.issuer }, 'command refused');
+        }
+        if (this.o.tally.mayReply()) replies.push(() => this.reply(deviceId, verdict.commandId ?? '', 'REJECTED', verdict.reason, verdict.message));
+        return;
+      }
+      const c = verdict.command;
+      const detail = describeArgs(c.kind, c.args);
+      this.o.audit.append({ time, device: deviceId, commandId: c.commandId, issuer: c.issuer, kind: c.kind, outcome: 'accepted', detail }, { sync: false });
+      this.o.log.info({ device: deviceId, command: c.commandId, kind: c.kind, issuer: c.issuer, detail }, 'command accepted');
+      accepted.push(c);
+    });
+    // One fsync and one head write for the whole batch, before anything is answered or run.
+    this.o.audit.flush();
+    for (const r of replies) r();
+    for (const c of accepted) this.start(c);
+  }
+
+  private start(c: VerifiedCommand): void {
+    const deviceId = c.deviceId;
     this.reply(deviceId, c.commandId, 'ACCEPTED');
     void this.run(c).then(
       (outcome) => {

@@ -1,7 +1,7 @@
 import { verify as verifySignature } from 'node:crypto';
 import { decodeMessage } from '../../protocol/codec.js';
 import { describeError } from '../../protocol/errors.js';
-import type { Role, TrustedKeys } from './command-keys.js';
+import type { Role, TrustedKey, TrustedKeys } from './command-keys.js';
 import type { ReplayStore } from './replay-store.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { checkCommandArgs } from './command-args.js';
@@ -18,6 +18,9 @@ const ALLOWED: Record<Role, ReadonlySet<CommandKind>> = {
   technician: new Set<CommandKind>(['configUpdate']),
   platform: new Set<CommandKind>(COMMAND_KINDS),
 };
+
+/** Kinds that start no work and take nothing from the issuer's rate budget. */
+const FREE_KINDS: ReadonlySet<CommandKind> = new Set<CommandKind>(['viewerKeepalive', 'cancel']);
 
 const ROLE_NAMES: Record<string, Role> = { ROLE_SUPERVISOR: 'supervisor', ROLE_TECHNICIAN: 'technician', ROLE_PLATFORM: 'platform', '1': 'supervisor', '2': 'technician', '3': 'platform' };
 
@@ -40,7 +43,7 @@ export interface VerifiedCommand {
 
 export type Verdict =
   | { ok: true; command: VerifiedCommand }
-  | { ok: false; reason: RejectReason; message: string; commandId?: string; issuer?: string; kind?: string };
+  | { ok: false; reason: RejectReason; message: string; commandId?: string; issuer?: string; kind?: string; authenticated?: boolean };
 
 export interface VerifierOptions {
   keys: TrustedKeys;
@@ -65,6 +68,11 @@ export class CommandVerifier {
     this.now = o.now ?? Date.now;
   }
 
+  /** Verifies a batch; the replay store records the accepted ids in one commit. */
+  verifyAll(items: ReadonlyArray<{ deviceId: string; bytes: Uint8Array }>): Verdict[] {
+    return this.o.replays.batch(() => items.map((i) => this.verify(i.bytes, i.deviceId)));
+  }
+
   verify(bytes: Uint8Array, topicDeviceId: string): Verdict {
     if (bytes.length > this.o.maxBytes) return reject('REASON_OVERSIZED', `command of ${bytes.length} bytes exceeds the limit of ${this.o.maxBytes}`);
     let env: { body?: Uint8Array; signature?: Uint8Array; keyId?: string };
@@ -74,13 +82,29 @@ export class CommandVerifier {
       return reject('REASON_MALFORMED', `not a command envelope: ${describeError(err)}`);
     }
     if (!env.body || env.body.length === 0) return reject('REASON_MALFORMED', 'envelope has no body');
-    // Before the signature is checked the command id is only a claim; it is
-    // echoed in the refusal so the sender can match it, and trusted for nothing else.
-    const claimed = { ...claimedId(env.body), issuer: env.keyId ? env.keyId.slice(0, 80) : undefined };
+    // Before the signature is checked the body is only a claim: its command id
+    // is echoed in a refusal so the sender can match it, and trusted for nothing else.
+    let body: Record<string, any> | undefined;
+    try {
+      body = decodeMessage('CommandBody', env.body);
+    } catch {
+      body = undefined;
+    }
+    const claimedCommandId = String(body?.commandId ?? '');
+    const claimed = { ...(/^[A-Za-z0-9._-]{1,64}$/.test(claimedCommandId) ? { commandId: claimedCommandId } : {}), issuer: env.keyId ? env.keyId.slice(0, 80) : undefined };
     if (!env.signature || env.signature.length === 0) return { ...reject('REASON_UNSIGNED', 'command is not signed'), ...claimed };
     const keyId = env.keyId ?? '';
     const key = this.o.keys.get(keyId);
     if (!key) return { ...reject('REASON_UNKNOWN_KEY', `key ${JSON.stringify(keyId.slice(0, 80))} is not trusted by this agent`), ...claimed };
+    // Cheap before costly: while the named key has used up its budget, a
+    // command that would take from it is refused before its signature is
+    // checked (a signed flood costs two decodes, not an Ed25519 verification
+    // and a disk write each). It never ran, so its id is not recorded.
+    const claimedKind = body ? COMMAND_KINDS.find((k) => body![k] !== undefined && body![k] !== null) : undefined;
+    const now = this.now();
+    if (claimedKind && !FREE_KINDS.has(claimedKind) && !this.o.rateLimiter.peek(key.id, now)) {
+      return { ...reject('REASON_RATE_LIMITED', `too many commands from ${key.id}`), ...claimed };
+    }
     let signatureOk = false;
     try {
       signatureOk = verifySignature(null, env.body, key.publicKey, env.signature);
@@ -88,12 +112,20 @@ export class CommandVerifier {
       signatureOk = false;
     }
     if (!signatureOk) return { ...reject('REASON_BAD_SIGNATURE', `signature does not verify with key ${keyId}`), ...claimed };
+    const verdict = this.checkSigned(body, env.body, key, keyId, topicDeviceId, now);
+    // Refusals from here on are of commands a trusted key signed: worth an audit line each (up to a point).
+    return verdict.ok ? verdict : { ...verdict, authenticated: true };
+  }
 
-    let body: Record<string, any>;
-    try {
-      body = decodeMessage('CommandBody', env.body);
-    } catch (err) {
-      return reject('REASON_MALFORMED', `signed body is not a command: ${describeError(err)}`);
+  private checkSigned(decoded: Record<string, any> | undefined, bodyBytes: Uint8Array, key: TrustedKey, keyId: string, topicDeviceId: string, now: number): Verdict {
+    let body = decoded;
+    // The same bytes, now verified: their decoding stands.
+    if (!body) {
+      try {
+        body = decodeMessage('CommandBody', bodyBytes);
+      } catch (err) {
+        return reject('REASON_MALFORMED', `signed body is not a command: ${describeError(err)}`);
+      }
     }
     const commandId = String(body.commandId ?? '');
     const meta = { commandId: commandId || undefined, issuer: key.id };
@@ -108,7 +140,6 @@ export class CommandVerifier {
     const badArgs = checkCommandArgs(kind, body[kind] ?? {});
     if (badArgs) return { ...reject('REASON_BAD_REQUEST', `${kind}: ${badArgs}`), ...meta, kind };
 
-    const now = this.now();
     const issued = Number(body.issuedAtMs ?? 0);
     const expires = Number(body.expiresAtMs ?? 0);
     if (!(expires > issued)) return { ...reject('REASON_BAD_REQUEST', 'expires-at must be after issued-at'), ...meta, kind };
@@ -119,7 +150,7 @@ export class CommandVerifier {
       return { ...reject('REASON_REPLAYED', `command ${commandId} was already received`), ...meta, kind };
     }
     // Keepalives and cancels start no work: a long live feed must not exhaust its viewer's budget.
-    if (kind !== 'viewerKeepalive' && kind !== 'cancel' && !this.o.rateLimiter.take(key.id, now)) return { ...reject('REASON_RATE_LIMITED', `too many commands from ${key.id}`), ...meta, kind };
+    if (!FREE_KINDS.has(kind) && !this.o.rateLimiter.take(key.id, now)) return { ...reject('REASON_RATE_LIMITED', `too many commands from ${key.id}`), ...meta, kind };
     return {
       ok: true,
       command: {
@@ -132,14 +163,4 @@ export class CommandVerifier {
 
 function reject(reason: RejectReason, message: string): { ok: false; reason: RejectReason; message: string } {
   return { ok: false, reason, message };
-}
-
-/** The command id an unverified body claims, when it is well-formed; nothing else is read from it. */
-function claimedId(body: Uint8Array): { commandId?: string } {
-  try {
-    const id = String(decodeMessage<{ commandId?: string }>('CommandBody', body).commandId ?? '');
-    return /^[A-Za-z0-9._-]{1,64}$/.test(id) ? { commandId: id } : {};
-  } catch {
-    return {};
-  }
 }

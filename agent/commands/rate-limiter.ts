@@ -7,6 +7,13 @@ export class RateLimiter {
 
   constructor(private readonly perMinute: number) {}
 
+  /** Whether take() would succeed now, without taking. */
+  peek(issuer: string, nowMs: number): boolean {
+    const b = this.buckets.get(issuer);
+    if (!b) return this.perMinute >= 1;
+    return Math.min(this.perMinute, b.tokens + ((nowMs - b.atMs) * this.perMinute) / 60_000) >= 1;
+  }
+
   take(issuer: string, nowMs: number): boolean {
     const b = this.buckets.get(issuer) ?? { tokens: this.perMinute, atMs: nowMs };
     b.tokens = Math.min(this.perMinute, b.tokens + ((nowMs - b.atMs) * this.perMinute) / 60_000);

@@ -124,9 +124,6 @@ t.test(`fuzz: ${LINES} NMEA lines, ${FRAMES} camera frames, ${COMMANDS} commands
   await waitFor(() => recorder.records.some((x) => x.type === 'reply' && x.command === good.commandId && x.status === 'accepted'), 60_000, 'the valid command accepted');
   await sleep(5000);
 
-  const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const accepted = audit.filter((a) => a.outcome === 'accepted' && a.commandId !== good.commandId);
-  const refused = audit.filter((a) => a.outcome === 'rejected').length;
   const fixes = recorder.fixes(device);
   const bogus = fixes.filter((f) => {
     const v = valid.get(Date.parse(f.time as string));
@@ -135,6 +132,10 @@ t.test(`fuzz: ${LINES} NMEA lines, ${FRAMES} camera frames, ${COMMANDS} commands
   const deliveredValid = new Set(fixes.map((f) => f.time)).size;
   const alive = agent.running;
   await agent.stop();
+  // Read after the stop: refusals are audited in aggregate, the last summaries are written at shutdown.
+  const audit = readFileSync(join(dir, 'data', 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const accepted = audit.filter((a) => a.outcome === 'accepted' && a.commandId !== good.commandId);
+  const refused = audit.filter((a) => a.outcome === 'rejected').reduce((n, a) => n + (typeof a.count === 'number' ? a.count : 1), 0);
   const result = {
     nmeaLines: lines,
     validEpochs: valid.size,

@@ -78,6 +78,27 @@ export function render(): string {
       ['crashes', f.crashes],
     ]));
   }
+  const cf = load('command-flood');
+  if (cf) {
+    const ph = (x: R | undefined) => `${n(x?.fixesPerS)} fixes/s, p99 ${n(x?.p99Ms)} ms`;
+    out.push(`\n### Command flood\n\n${cf.cameras} cameras at 1 Hz; ${cf.phaseS} s quiet, then ${cf.phaseS} s of ${n(cf.ratePerS)} garbage commands/s (random bytes, unsigned, unknown key, forged signature), then ${cf.phaseS} s of ${n(cf.ratePerS)} valid signed commands/s beyond the issuer's budget, from a separate process (the 60 s figure at 1,000 + 1,000/s is \`bench/command-flood.bench.ts\`).\n\n` + table(['figure', 'value'], [
+      ['live fixes quiet / garbage flood / signed flood', `${ph(cf.quiet)} / ${ph(cf.garbageFlood)} / ${ph(cf.signedFlood)}`],
+      ['commands sent / refused and counted', `${n((cf.garbageFlood?.garbage ?? 0) + (cf.signedFlood?.signed ?? 0))} / ${n(cf.refusedTotal)}`],
+      ['refused by reason', Object.entries(cf.refusedByReason ?? {}).map(([k, v]) => `${k.replace('REASON_', '')} ${n(v)}`).join(', ')],
+      ['replies to refusals suppressed (rate limited)', cf.repliesSuppressed],
+      ['audit entries for the whole run (summaries) / refusals they account for', `${n(cf.auditEntries)} (${n(cf.auditSummaryEntries)}) / ${n(cf.auditedRefusals)}`],
+      ['audit chain verifies', cf.auditChainOk],
+      ['reconnects / new sessions / offline states while running', `${cf.reconnects} / ${cf.newSessions} / ${cf.offlineStates}`],
+      ['valid command accepted after the floods', cf.controlAccepted],
+      ['crashes', cf.crashes],
+    ]));
+  }
+  const ar = load('audit-rewrite');
+  if (ar) {
+    const b = ar.brokenAtStart ?? {};
+    out.push(`\n### Audit log rewritten\n\n${n(ar.commands)} signed commands gave ${n(ar.entries)} audit entries; \`bwc-console audit-anchors\` kept ${n(ar.anchorsCollected)} signed anchors. With the agent stopped, each attack below was made and the chain and its head file rebuilt.\n\n` + table(['attack', 'entries left', '`audit verify`', '`audit verify --anchors`', 'first problem named'], (ar.attacks as R[]).map((x) => [x.attack, x.entriesLeft, x.verifyAlone, x.verifyWithAnchors, x.firstProblem])) +
+      `\n\nAn entry edited without rebuilding, then the agent started: logged as an error **${b.errorLogged}**, reported on /healthz **${b.reportedOnHealthz}** (${n(b.setAsideEntries)} entries set aside: ${b.problem ?? '—'}), the next anchor announced the restart **${b.anchorAnnouncedRestart}**, the new chain matches the anchors **${b.newChainMatchesAnchors}**. Crashes: **${ar.crashes}**.`);
+  }
   const s = load('security');
   if (s) {
     out.push(`\n### Security\n\n` + table(['check', 'result'], (s.checks as R[]).map((x) => [x.check, x.result])));

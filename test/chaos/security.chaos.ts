@@ -170,7 +170,7 @@ t.test('security: TLS, mTLS, unprivileged user, command matrix, footage paths, s
   }
   const audit = readFileSync(join(dir, 'agent-mtls', 'data', 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
   const acceptedIds = audit.filter((a) => a.outcome === 'accepted').map((a) => a.commandId);
-  record('no unauthorized command executed (audit log)', acceptedIds.length === 1 && acceptedIds[0] === ok.commandId, `${acceptedIds.length} accepted (the valid one), ${audit.filter((a) => a.outcome === 'rejected').length} refused`);
+  record('no unauthorized command executed (audit log)', acceptedIds.length === 1 && acceptedIds[0] === ok.commandId, `${acceptedIds.length} accepted (the valid one), ${audit.filter((a) => a.outcome === 'rejected').reduce((n, a) => n + (typeof a.count === 'number' ? a.count : 1), 0)} refused`);
   await asNobody.stop();
 
   // No secret in any log line of the whole run.

@@ -1,3 +1,4 @@
+import { createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { type HeaderData, encodeBody } from '../../protocol/codec.js';
 import type { FixJson } from '../../protocol/fix.js';
 
@@ -18,6 +19,22 @@ const H = (seq: number, extra: Partial<HeaderData> = {}): HeaderData => ({ devic
 const SHA = Buffer.from('b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9', 'hex').toString('base64');
 const CMD_ENVELOPED = { commandId: 'cmd-0001', deviceId: 'BWC-0001', issuerKeyId: 'sup-7f3a', role: 'ROLE_SUPERVISOR', issuedAtMs: 1795572750000, expiresAtMs: 1795572810000 };
 const POSITION = { timeMs: 1795572750000, latE7: 300597183, lonE7: 1211575100, mode: 3, altDm: 123, hasAlt: true };
+
+/**
+ * The audit anchor vector: an AuditHead signed with a fixed Ed25519 key
+ * (seed 0x01 × 32), so the signature is as frozen as the rest (Ed25519 is
+ * deterministic). A decoder checks it with the public key the anchor carries.
+ */
+const ANCHOR_KEY = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 1)]), format: 'der', type: 'pkcs8' });
+const ANCHOR_PUB = createPublicKey(ANCHOR_KEY).export({ type: 'spki', format: 'der' }).subarray(-32);
+export const AUDIT_HEAD = {
+  agentId: 'gw-yuyao-01',
+  entries: 1042,
+  lastHash: Buffer.from('5f0c3a7e2b9d41c68e7f10a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6', 'hex').toString('base64'),
+  firstHash: Buffer.from('0e4d7b1c9a2f38e5d6c7b8a9f0e1d2c3b4a5968778695a4b3c2d1e0f1a2b3c4d', 'hex').toString('base64'),
+  timeMs: 1795572750000,
+};
+const AUDIT_HEAD_BYTES = encodeBody('AuditHead', AUDIT_HEAD);
 
 export const MESSAGE_CASES: MessageCase[] = [
   {
@@ -142,6 +159,17 @@ export const MESSAGE_CASES: MessageCase[] = [
     header: H(1245),
     body: { requestId: 'cmd-0006', index: 3, last: true, contentType: 'image/jpeg', data: Buffer.from([0xff, 0xd8, 0xff, 0xd9]).toString('base64'), frame: 3, timeMs: 1795572753000, objectId: 'live' },
   },
+  {
+    name: 'audit-anchor',
+    type: 'AuditAnchor',
+    header: H(17, { deviceId: 'gw-yuyao-01' }),
+    body: {
+      head: Buffer.from(AUDIT_HEAD_BYTES).toString('base64'),
+      signature: sign(null, AUDIT_HEAD_BYTES, ANCHOR_KEY).toString('base64'),
+      publicKey: ANCHOR_PUB.toString('base64'),
+      keyId: 'fd110d301d2f077d',
+    },
+  },
 ];
 
 /** CommandBody (signed) and CommandEnvelope travel without a header: their vectors carry none. */
@@ -175,6 +203,7 @@ export const BODY_CASES: BodyCase[] = [
   { name: 'command-config-update', type: 'CommandBody', body: { ...CMD, role: 'ROLE_TECHNICIAN', configUpdate: { yaml: 'tracking:\n  interval_s: 5\n', version: 'c4' } } },
   { name: 'command-cancel', type: 'CommandBody', body: { ...CMD, cancel: { commandId: 'cmd-0000' } } },
   { name: 'command-viewer-keepalive', type: 'CommandBody', body: { ...CMD, viewerKeepalive: { commandId: 'cmd-0006' } } },
+  { name: 'audit-head', type: 'AuditHead', body: AUDIT_HEAD },
 ];
 
 /** Track batches, with fixes on the codec's grid so the round trip is exact. */

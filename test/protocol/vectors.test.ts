@@ -5,6 +5,7 @@ import { decodeMessage, encodeBody, encodeMessage } from '../../protocol/codec.j
 import { fixFromJson, fixToJson } from '../../protocol/fix.js';
 import { decodeTrackBatch, encodeTrackBatch } from '../../protocol/track-codec.js';
 import { repoRoot } from '../helpers/paths.js';
+import { checkAnchor } from '../../agent/audit/audit-anchor.js';
 import { type SchemaListing, compareListing, schemaListing } from './schema-listing.js';
 import { BODY_CASES, MESSAGE_CASES, TRACK_CASES } from './vector-cases.js';
 
@@ -37,10 +38,19 @@ function subset(decoded: unknown, expected: unknown, path: string, t: { same: (a
 
 t.test('there is a vector for every message type with a header, and every command', async (t) => {
   const types = new Set(files.map((f) => load(f).type as string));
-  for (const type of ['TrackBatch', 'Status', 'Event', 'AgentState', 'CommandEnvelope', 'CommandBody', 'Reply', 'MediaChunk']) t.ok(types.has(type), type);
+  for (const type of ['TrackBatch', 'Status', 'Event', 'AgentState', 'CommandEnvelope', 'CommandBody', 'Reply', 'MediaChunk', 'AuditAnchor', 'AuditHead']) t.ok(types.has(type), type);
   const commands = new Set(files.map((f) => load(f)).filter((v) => v.type === 'CommandBody').flatMap((v) => Object.keys(v.body)));
   for (const c of ['positionQuery', 'temporaryTracking', 'statusQuery', 'snapshot', 'liveFeed', 'recordingList', 'clipFetch', 'configUpdate', 'cancel', 'viewerKeepalive']) t.ok(commands.has(c), c);
   t.equal(files.length, MESSAGE_CASES.length + BODY_CASES.length + TRACK_CASES.length, 'every case has its file and no file lacks its case');
+});
+
+t.test('the audit anchor vector: its signature verifies with the key it carries, over the audit-head vector', async (t) => {
+  const v = load('audit-anchor.json');
+  const a = checkAnchor(Buffer.from(v.hex as string, 'hex'));
+  t.equal(a.signatureOk, true, a.problem ?? 'signature verifies');
+  t.equal(a.keyId, v.body.keyId, 'the key id is the fingerprint of the key carried');
+  t.equal(Buffer.from(v.body.head as string, 'base64').toString('hex'), load('audit-head.json').hex, 'the signed head is the audit-head vector');
+  t.match(a.head, { agentId: 'gw-yuyao-01', entries: 1042, lastHash: /^5f0c3a7e/, firstHash: /^0e4d7b1c/, timeMs: 1795572750000 });
 });
 
 for (const f of files) {

@@ -115,7 +115,7 @@ export class SpotRig {
       devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 }, controlTimeoutMs: 15_000 },
       ...(o.reporting ? { reporting: o.reporting } : {}),
       publish: { mediaMaxKbps: o.mediaMaxKbps ?? 0 },
-      security: { trustedKeys: [{ id: key.keyId, role: 'supervisor', publicKeyFile: key.pub }], rateLimitPerIssuerPerMin: 600 },
+      security: { trustedKeys: [{ id: key.keyId, role: 'supervisor', publicKeyFile: key.pub }], rateLimitPerIssuerPerMin: 600, refusalSummaryS: 1 },
       liveFeed: { onlyWhileRecording: true, viewerKeepaliveS: o.liveKeepaliveS ?? 10 },
     }));
     const recorder = await FleetRecorder.start(broker.url);
