@@ -7,6 +7,9 @@ import { RegistrarClient } from './registrar-client.js';
 import { MobilePositions } from './mobile-position.js';
 import { channelName, type ChannelSource } from './channel-source.js';
 import { catalogAnswers, deviceInfoAnswer, deviceStatusAnswer, recordInfoAnswers, type DeviceIdentity } from './manscdp-answers.js';
+import type { VideoSource } from '../../drivers/video/video-source.js';
+import { MediaSessions } from './media-sessions.js';
+import { VideoHub } from './video-hub.js';
 import { childText, decodeBody, gbTime, manscdp, ManscdpError, parseGbTime, parseXml, type XmlNode } from './manscdp-xml.js';
 
 export interface GbDeviceOptions {
@@ -26,10 +29,15 @@ export interface GbDeviceOptions {
   source: ChannelSource;
   log: Logger;
   retryMs?: number;
+  /** The video of a camera for live sessions; without it every INVITE is refused (488). */
+  videoFor?: (deviceId: string) => VideoSource | undefined;
+  /** Live sessions at once, all channels together. */
+  maxLiveSessions?: number;
+  /** Frame rate and bitrate asked of the camera for live sessions. */
+  liveFps?: number;
+  liveKbps?: number;
 }
 
-/** Media sessions (INVITE) are handled by whoever sets this; without it an INVITE is refused. */
-export type InviteHandler = (req: SipRequest, from: Peer, device: GbDevice) => void;
 
 /**
  * The agent as a GB/T 28181 device: registers and keeps alive, answers the
@@ -47,7 +55,8 @@ export class GbDevice extends EventEmitter {
   private snCounter = 1;
   private stopped = false;
   private offSos: (() => void) | undefined;
-  private inviteHandler: InviteHandler | undefined;
+  readonly media: MediaSessions | undefined;
+  readonly hub: VideoHub | undefined;
   private readonly identity: DeviceIdentity;
   readonly log: Logger;
 
@@ -75,15 +84,24 @@ export class GbDevice extends EventEmitter {
     this.registrar.on('state', (s, d) => this.emit('state', s, d));
     this.positions = new MobilePositions(this.sip, { deviceId: o.deviceId, source: o.source, sn: () => this.sn(), log: o.log });
     this.identity = { deviceId: o.deviceId, manufacturer: o.manufacturer, civilCode: o.civilCode ?? o.deviceId.slice(0, 6), name: o.name };
+    if (o.videoFor) {
+      this.hub = new VideoHub({ log: o.log, fps: o.liveFps ?? 25, maxKbps: o.liveKbps ?? 1000 });
+      this.media = new MediaSessions(this.sip, {
+        deviceId: o.deviceId,
+        source: o.source,
+        videoFor: o.videoFor,
+        hub: this.hub,
+        localHost: o.localHost,
+        advertisedHost: () => this.transport.advertisedHost,
+        maxSessions: o.maxLiveSessions ?? 8,
+        log: o.log,
+      });
+    }
     this.sip.onRequestHandler((req, from) => this.onRequest(req, from));
   }
 
   sn(): number {
     return this.snCounter++;
-  }
-
-  setInviteHandler(h: InviteHandler): void {
-    this.inviteHandler = h;
   }
 
   async start(): Promise<void> {
@@ -98,7 +116,7 @@ export class GbDevice extends EventEmitter {
     this.stopped = true;
     this.offSos?.();
     await this.positions.stop().catch(() => {});
-    this.emit('stopping');
+    await this.media?.stop().catch(() => {});
     await this.registrar.stop();
     this.sip.close();
     await this.transport.close();
@@ -118,7 +136,7 @@ export class GbDevice extends EventEmitter {
       case 'BYE':
       case 'CANCEL':
       case 'INFO':
-        if (this.inviteHandler) return this.inviteHandler(req, from, this);
+        if (this.media) return this.media.handle(req, from);
         if (req.method === 'ACK') return;
         this.log.warn({ method: req.method }, 'media request refused: live video is not enabled');
         this.sip.reply(req, from, req.method === 'INVITE' ? 488 : 481, req.method === 'INVITE' ? 'Not Acceptable Here' : 'Call/Transaction Does Not Exist');
