@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { LavfiVideoSource } from '../../agent/gb28181/lavfi-video-source.js';
-import { decodeErrors, ffprobe } from '../video/ffprobe.js';
+import { decodeErrors } from '../video/ffprobe.js';
 import { freeUdpPort, received, startSippPlatform, type LoggedSip } from '../helpers/sipp-platform.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { captureLog, CHAN_A, DEVICE_ID, DOMAIN, PASSWORD, SERVER_ID, startDevice, TwoCameras } from './gb-rig.js';
-import { checkRtp, RtpReceiver } from './rtp-receiver.js';
+import { checkRtp, probePs, RtpReceiver } from './rtp-receiver.js';
 
 const header = (m: LoggedSip, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(m.headers)?.[1]?.trim();
 const SSRC1 = '0100000001';
@@ -77,7 +77,7 @@ for (const mode of ['UDP', 'TCP, device active', 'TCP, device passive'] as Mode[
       t.equal(c.payload.subarray(14, 18).toString('hex'), '000001bb', 'of a keyframe (system header and map follow)');
       const file = join(dir, `viewer${i + 1}.ps`);
       writeFileSync(file, c.payload);
-      const p = ffprobe(file);
+      const p = probePs(file);
       t.equal(p.codec, 'h264');
       t.match(p.format, /mpeg/);
       t.ok(p.frames >= c.frames - 1 && p.frames >= 10, `ffprobe counts ${p.frames} frames (${c.frames} sent)`);

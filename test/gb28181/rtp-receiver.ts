@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -93,4 +94,18 @@ export function checkRtp(packets: Buffer[], ssrc: number): RtpCheck {
     payloads.push(p.subarray(12));
   }
   return { ok: problems.length === 0, problems: problems.slice(0, 10), frames, payload: Buffer.concat(payloads), maxSize };
+}
+
+/**
+ * ffprobe of a received PS stream, read as MPEG-PS (as platforms do: a
+ * camera's SEI text can fool format detection), every frame counted.
+ */
+export function probePs(file: string): { format: string; codec: string; width: number; height: number; frames: number } {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-f', 'mpeg', '-count_frames', '-select_streams', 'v:0',
+    '-show_entries', 'stream=codec_name,width,height,nb_read_frames:format=format_name', '-of', 'json', file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffprobe failed on ${file}: ${r.stderr}`);
+  const j = JSON.parse(r.stdout) as { streams: Array<Record<string, string | number>>; format: Record<string, string> };
+  const s = j.streams[0];
+  if (!s) throw new Error(`${file}: no video stream`);
+  return { format: String(j.format.format_name), codec: String(s.codec_name), width: Number(s.width), height: Number(s.height), frames: Number(s.nb_read_frames) };
 }
