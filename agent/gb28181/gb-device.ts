@@ -95,6 +95,7 @@ export class GbDevice extends EventEmitter {
         advertisedHost: () => this.transport.advertisedHost,
         maxSessions: o.maxLiveSessions ?? 8,
         log: o.log,
+        onFirstPacket: (channelId, ms) => this.emit('first-rtp', channelId, ms),
       });
     }
     this.sip.onRequestHandler((req, from) => this.onRequest(req, from));

@@ -47,6 +47,8 @@ export interface MediaSessionsOptions {
   advertisedHost: () => string;
   maxSessions: number;
   log: Logger;
+  /** Told when a session sends its first packet: ms since its INVITE arrived (the benchmark's figure). */
+  onFirstPacket?: (channelId: string, ms: number) => void;
 }
 
 /**
@@ -148,7 +150,10 @@ export class MediaSessions {
         const ts = Math.round((u.ptsUs * 9) / 100);
         const packets = rtp.packetize(muxPs({ data: u.data, keyframe: u.keyframe, pts90k: ts }), ts);
         s.sender.send(packets);
-        if (s.packets === 0) s.firstPacketMs = performance.now() - s.invitedAt;
+        if (s.packets === 0) {
+          s.firstPacketMs = performance.now() - s.invitedAt;
+          this.o.onFirstPacket?.(s.channelId, s.firstPacketMs);
+        }
         s.packets += packets.length;
         s.frames++;
       }, (reason) => void this.end(s, `video source ended: ${reason}`, true));
