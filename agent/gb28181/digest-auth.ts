@@ -28,7 +28,7 @@ const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 export class DigestError extends Error {}
 
 /** The Authorization header value for `method uri` under the challenge. */
-export function digestAuthorization(c: DigestChallenge, o: { username: string; password: string; method: string; uri: string; nc?: number }): string {
+export function digestAuthorization(c: DigestChallenge, o: { username: string; password: string; method: string; uri: string; nc?: number; cnonce?: string }): string {
   if (c.algorithm && c.algorithm.toUpperCase() !== 'MD5') throw new DigestError(`digest algorithm ${c.algorithm} is not supported (MD5 only)`);
   const ha1 = md5(`${o.username}:${c.realm}:${o.password}`);
   const ha2 = md5(`${o.method}:${o.uri}`);
@@ -36,7 +36,7 @@ export function digestAuthorization(c: DigestChallenge, o: { username: string; p
   const parts = [`username="${o.username}"`, `realm="${c.realm}"`, `nonce="${c.nonce}"`, `uri="${o.uri}"`];
   if (qops && qops.includes('auth')) {
     const nc = (o.nc ?? 1).toString(16).padStart(8, '0');
-    const cnonce = randomBytes(8).toString('hex');
+    const cnonce = o.cnonce ?? randomBytes(8).toString('hex');
     parts.push(`response="${md5(`${ha1}:${c.nonce}:${nc}:${cnonce}:auth:${ha2}`)}"`, 'qop=auth', `nc=${nc}`, `cnonce="${cnonce}"`);
   } else if (qops) {
     throw new DigestError(`digest qop ${c.qop} is not supported (auth only)`);
