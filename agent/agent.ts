@@ -29,6 +29,8 @@ import { MediaSender } from './media/media-sender.js';
 import { FootageAccess } from './media/footage-access.js';
 import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
 import { checkTopicId } from '../protocol/topics.js';
+import { GbDevice } from './gb28181/gb-device.js';
+import { AgentChannels } from './gb28181/agent-channels.js';
 
 type Config = LoadedConfig['config'];
 
@@ -56,6 +58,9 @@ export class Agent {
   /** Discovered devices by USB serial (or port path), with the ports they use. */
   private readonly discovered = new Map<string, { deviceId: string; ports: Set<string> }>();
   private stopped = false;
+  /** The GB/T 28181 device, when gb28181 is configured. */
+  gb: GbDevice | undefined;
+  private gbChannels: AgentChannels | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -186,6 +191,7 @@ export class Agent {
     for (const d of cfg.devices) agent.addDevice({ id: d.id, gnss: d.gnss, baud: d.baud, control: d.control, profile: d.profile });
     agent.session.start();
     if (cfg.discovery.enabled) agent.startDiscovery();
+    if (cfg.gb28181) void agent.startGb();
     if (cfg.http?.enabled) {
       agent.http = await startHttpServer({
         host: cfg.http.host,
@@ -196,6 +202,47 @@ export class Agent {
       log.info({ port: agent.http.port }, 'health and metrics endpoint listening');
     }
     return agent;
+  }
+
+  /**
+   * GB/T 28181 device mode: a failure to start (the SIP port taken) is logged
+   * and leaves the MQTT side running; the device retries registration itself.
+   */
+  private async startGb(): Promise<void> {
+    const cfg = this.loaded.config;
+    const gb = cfg.gb28181!;
+    const log = this.log.child({ component: 'gb28181' });
+    this.gbChannels = new AgentChannels({ gbDeviceId: gb.deviceId, configured: cfg.devices, devices: () => this.devices });
+    const channels = this.gbChannels;
+    this.gb = new GbDevice({
+      server: gb.server,
+      deviceId: gb.deviceId,
+      password: this.loaded.secrets.gbPassword,
+      localHost: gb.localHost,
+      localPort: gb.localPort,
+      advertisedHost: gb.advertisedHost,
+      registerExpiresS: gb.registerExpiresS,
+      keepaliveS: gb.keepaliveS,
+      keepaliveRetries: gb.keepaliveRetries,
+      manufacturer: gb.manufacturer,
+      civilCode: gb.civilCode,
+      name: cfg.agent.id,
+      source: channels,
+      videoFor: (id) => channels.videoFor(id),
+      log,
+    });
+    // The platform asks for the catalog right after registration: give the cameras a moment to say who carries them.
+    const until = Date.now() + 5000;
+    while (!this.stopped && Date.now() < until && [...this.devices.values()].some((d) => d.settings.control && !d.identity)) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (this.stopped) return;
+    try {
+      await this.gb.start();
+    } catch (err) {
+      log.error({ err: describeError(err) }, 'GB/T 28181 device could not start; the MQTT side runs on');
+      this.gb = undefined;
+    }
   }
 
   get httpPort(): number | undefined {
@@ -219,6 +266,9 @@ export class Agent {
       lowBatteryPct: cfg.devicePorts.lowBatteryPct,
       controlTimeoutMs: cfg.devicePorts.controlTimeoutMs,
       bufferDropped: () => this.droppedByDevice.get(settings.id) ?? 0,
+      onEvent: (deviceId, name) => {
+        if (name === 'sos') this.gbChannels?.sosRaised(deviceId);
+      },
     });
     this.devices.set(settings.id, runtime);
     this.session.subscribe([this.topics.device(settings.id, 'cmd')]);
@@ -329,6 +379,7 @@ export class Agent {
     this.refusals.stop();
     this.anchors.stop();
     this.usb?.stop();
+    await this.gb?.stop().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'GB/T 28181 device did not stop cleanly'));
     await Promise.all([...this.devices.values()].map((d) => d.stop()));
     // What is still buffered stays on disk for the next start; a short wait
     // lets the last few messages out first when the broker is there.

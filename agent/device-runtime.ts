@@ -41,6 +41,8 @@ export interface DeviceRuntimeDeps {
   controlTimeoutMs: number;
   /** Messages of this device the buffer dropped to stay within its bounds (reported in status). */
   bufferDropped?: () => number;
+  /** Told of every event written (the GB/T 28181 device raises SOS as an alarm). */
+  onEvent?: (deviceId: string, name: EventName) => void;
 }
 
 /**
@@ -318,6 +320,7 @@ export class DeviceRuntime {
     const timeMs = this.lastFix ? this.lastFix.timeMs + (Date.now() - (this.lastFixSystemMs ?? Date.now())) : Date.now();
     const body = eventBody(name, timeMs, this.lastFix, detail, value, issuer);
     this.deps.write([{ deviceId: this.settings.id, kind: 'event', timeMs, payload: encodeBody('Event', body) }]);
+    this.deps.onEvent?.(this.settings.id, name);
   }
 
   writeStatus(): void {

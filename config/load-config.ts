@@ -16,6 +16,8 @@ export interface ConfigSecrets {
   mqttPassword?: string;
   /** PEM, from mqtt.tls.keyFile. */
   tlsKey?: Buffer;
+  /** From gb28181.passwordFile. */
+  gbPassword?: string;
 }
 
 export interface LoadedConfig {
@@ -126,7 +128,36 @@ function crossFieldProblems(c: BwcConfig): ConfigProblem[] {
   const tlsBroker = c.mqtt.brokers.some((b) => /^(mqtts|wss):/.test(b));
   if (c.mqtt.tls && !tlsBroker) out.push({ path: 'mqtt.tls', reason: 'is set but no broker URL uses mqtts:// or wss://' });
   if (c.mqtt.tls?.keyFile && !c.mqtt.tls.certFile) out.push({ path: 'mqtt.tls.keyFile', reason: 'needs mqtt.tls.certFile (the certificate of this key)' });
+  if (c.gb28181) out.push(...gbProblems(c));
   return out;
+}
+
+/** Channel ids must be unique and differ from the device id; derived ones are checked too. */
+function gbProblems(c: BwcConfig): ConfigProblem[] {
+  const gb = c.gb28181!;
+  const out: ConfigProblem[] = [];
+  const seen = new Map<string, string>([[gb.deviceId, 'gb28181.deviceId']]);
+  c.devices.forEach((d, i) => {
+    if (!d.channelId) return;
+    const first = seen.get(d.channelId);
+    if (first) out.push({ path: `devices[${i}].channelId`, reason: `${d.channelId} is already used by ${first}` });
+    else seen.set(d.channelId, `devices[${i}].channelId`);
+  });
+  if (gb.server.id === gb.deviceId) out.push({ path: 'gb28181.deviceId', reason: 'must differ from gb28181.server.id' });
+  return out;
+}
+
+/**
+ * The channel id of a camera that has none configured: the device id's first
+ * 10 digits (centre and industry codes), type 131 (camera), then a 7-digit
+ * number, skipping numbers already taken by configured ids.
+ */
+export function deriveChannelId(deviceId: string, index: number, taken: ReadonlySet<string>): string {
+  for (let n = index + 1; n < 10_000_000; n++) {
+    const id = `${deviceId.slice(0, 10)}131${String(n).padStart(7, '0')}`;
+    if (!taken.has(id) && id !== deviceId) return id;
+  }
+  throw new BwcError('BAD_CONFIG', 'no free GB/T 28181 channel id');
 }
 
 function withEnvNote(p: ConfigProblem, applied: EnvApplied[]): ConfigProblem {
@@ -146,11 +177,12 @@ function readSecrets(c: BwcConfig): ConfigSecrets {
   const secrets: ConfigSecrets = {};
   if (c.mqtt.passwordFile) secrets.mqttPassword = readPasswordFile('mqtt.passwordFile', c.mqtt.passwordFile);
   if (c.mqtt.tls?.keyFile) secrets.tlsKey = readPrivateKeyFile('mqtt.tls.keyFile', c.mqtt.tls.keyFile);
+  if (c.gb28181?.passwordFile) secrets.gbPassword = readPasswordFile('gb28181.passwordFile', c.gb28181.passwordFile);
   return secrets;
 }
 
 /** The schema paths that name secret files, read above (a test keeps the two in step). */
-export const SECRET_FIELDS = ['mqtt.passwordFile', 'mqtt.tls.keyFile'] as const;
+export const SECRET_FIELDS = ['mqtt.passwordFile', 'mqtt.tls.keyFile', 'gb28181.passwordFile'] as const;
 
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {

@@ -20,6 +20,11 @@ export function TopicId(description: string, options: BwcSchemaOptions = {}) {
   return Type.String({ pattern: TOPIC_ID_PATTERN, expect: '1-64 characters of A-Z a-z 0-9 . _ - (it becomes an MQTT topic level)', description, ...options });
 }
 
+/** GB/T 28181 ids (devices, channels, servers) are 20 decimal digits. */
+export function GbId(description: string) {
+  return Type.String({ pattern: '^[0-9]{20}$', expect: '20 digits (a GB/T 28181 id)', description });
+}
+
 export function FilePath(description: string, options: BwcSchemaOptions = {}) {
   return Type.String({ minLength: 1, fsPath: true, description, ...options });
 }

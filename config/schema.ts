@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Bool, FilePath, Int, Num, SecretFile, Section, Strict, TopicId } from './schema-kit.js';
+import { Bool, FilePath, GbId, Int, Num, SecretFile, Section, Strict, TopicId } from './schema-kit.js';
 
 /**
  * The configuration of bwc-agent: the one source of the TypeScript types
@@ -122,6 +122,7 @@ export const DeviceSection = Strict('A camera (or GNSS receiver) attached to thi
     expect: '"foot" or "vehicle"',
     description: 'Who carries it: sets the speed limit of the jump filter (pipeline.maxSpeedMps).',
   }),
+  channelId: Type.Optional(GbId('GB/T 28181 channel id of this camera (20 digits); derived from gb28181.deviceId when left out (its first 10 digits, type 131, then the position in this list).')),
 });
 
 export const DevicesList = Type.Array(DeviceSection, {
@@ -197,6 +198,29 @@ export const AuditSection = Section('The local hash-chained audit log of every c
   anchorIntervalS: Int('The head of the audit log is signed with the agent key (`<agent.dataDir>/agent.key`) and published retained on `agent/{id}/audit` at every connect and then every this many seconds, so the platform keeps anchors.', 5, 86_400, 60),
 });
 
+export const Gb28181Section = Strict(
+  'GB/T 28181 device mode: the agent also registers on a GB/T 28181 video platform (WVP, LiveGBS, a vendor NVR platform) as a device whose channels are its cameras. Left out: off. docs/GB28181.md describes what is supported.',
+  {
+    server: Strict('The platform\'s SIP server, as its administration page shows it.', {
+      id: GbId('SIP server id (20 digits), e.g. 34020000002000000001.'),
+      domain: Type.String({ pattern: '^[0-9]{10}$|^[0-9]{20}$', expect: '10 or 20 digits', description: 'SIP domain (realm): usually the first 10 digits of the server id.' }),
+      host: Type.String({ minLength: 1, description: 'Host name or address of the SIP server.' }),
+      port: Int('SIP port of the server.', 1, 65535, 5060),
+      transport: Type.Union([Type.Literal('UDP'), Type.Literal('TCP')], { default: 'UDP', expect: '"UDP" or "TCP"', description: 'SIP transport.' }),
+    }),
+    deviceId: GbId('Id of this gateway as a GB/T 28181 device (20 digits; type 118 NVR or 200 is usual), as registered on the platform.'),
+    passwordFile: Type.Optional(SecretFile('File holding the device\'s SIP password (one line; a secret). Left out: registration without credentials.')),
+    localHost: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Local address the SIP and RTP sockets bind to.' }),
+    localPort: Int('Local SIP port (0 picks a free one).', 0, 65535, 5060),
+    advertisedHost: Type.Optional(Type.String({ minLength: 1, description: 'Address put in Via, Contact and SDP; the address of the route towards the server when left out.' })),
+    registerExpiresS: Int('Registration expiry asked for, seconds; re-registered at half of what the server grants.', 60, 86_400, 3600),
+    keepaliveS: Int('Keepalive MESSAGE interval, seconds.', 1, 3600, 60),
+    keepaliveRetries: Int('Keepalives missed in a row before the platform counts as lost and the device registers again.', 1, 100, 3),
+    manufacturer: Type.String({ minLength: 1, default: 'bwc-agent', description: 'Manufacturer reported in DeviceInfo and Catalog.' }),
+    civilCode: Type.Optional(Type.String({ pattern: '^[0-9]{6,8}$', expect: '6-8 digits', description: 'Administrative division code in Catalog; the first 6 digits of deviceId when left out.' })),
+  },
+);
+
 export const ConfigSchema = Type.Object(
   {
     agent: AgentSection,
@@ -213,10 +237,12 @@ export const ConfigSchema = Type.Object(
     security: SecuritySection,
     liveFeed: LiveFeedSection,
     audit: AuditSection,
+    gb28181: Type.Optional(Gb28181Section),
   },
   { additionalProperties: false, description: 'bwc-agent configuration.' },
 );
 
 export type BwcConfig = Static<typeof ConfigSchema>;
 export type DeviceConfig = Static<typeof DeviceSection>;
+export type Gb28181Config = Static<typeof Gb28181Section>;
 export type TrustedKeyConfig = BwcConfig['security']['trustedKeys'][number];

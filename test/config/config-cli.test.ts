@@ -38,7 +38,7 @@ t.test('config validate: ok, or the path and reason with exit status 2', async (
   const env = cli(['config', 'validate', good], { BWC_MQTT__KEEPALIVE_S: '1' });
   t.equal(env.code, 2);
   t.match(env.err, /set by BWC_MQTT__KEEPALIVE_S/);
-  for (const f of ['gateway.yaml', 'handheld.yaml', 'demo.yaml']) {
+  for (const f of ['gateway.yaml', 'handheld.yaml', 'demo.yaml', 'wvp-gb28181.yaml']) {
     const ex = cli(['config', 'validate', '--skip-secrets', join(repoRoot, 'config', 'examples', f)]);
     t.equal(ex.code, 0, `${f}: ${ex.err}`);
   }

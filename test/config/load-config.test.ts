@@ -23,7 +23,7 @@ function load(text: string, env: NodeJS.ProcessEnv = {}, file = '/etc/bwc/agent.
 
 t.test('every example validates', async (t) => {
   const examples = readdirSync(join(repoRoot, 'config', 'examples')).filter((f) => f.endsWith('.yaml'));
-  t.same(examples.sort(), ['demo.yaml', 'gateway.yaml', 'handheld.yaml']);
+  t.same(examples.sort(), ['demo.yaml', 'gateway.yaml', 'handheld.yaml', 'wvp-gb28181.yaml']);
   for (const f of examples) {
     // Their secret files live on the machines they are for, not here.
     const loaded = await loadConfig(join(repoRoot, 'config', 'examples', f), {}, { readSecrets: false });

@@ -10,6 +10,7 @@ import { Agent } from '../../agent.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../embedded-broker.js';
 import { Simulator } from '../../../sim/simulator.js';
 import { intOption, UsageError, untilStopSignal, writeOut } from '../cli-kit.js';
+import { SimCamera } from '../../../sim/camera/sim-camera.js';
 import { DemoBoard } from '../demo-board.js';
 import { keyFingerprint, readPublicKey } from '../../commands/command-keys.js';
 
@@ -22,6 +23,9 @@ interface DemoOptions {
   trust: string[];
   rate: number;
   seed: number;
+  gb28181?: string;
+  gbDeviceId?: string;
+  gbPasswordFile?: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -36,6 +40,9 @@ export function registerDemoCommand(program: Command): void {
     .option('--trust <file.pub:role>', 'accept commands signed by this public key with this role (supervisor, technician, platform); repeatable', collect, [])
     .option('--rate <hz>', 'GNSS rate of the simulated cameras: 1, 5 or 10', intOption('--rate', 1, 10), 1)
     .option('--seed <n>', 'seed of the simulation', intOption('--seed', 0), 1)
+    .option('--gb28181 <sip-uri>', 'also register the cameras on a GB/T 28181 platform: sip://SERVER_ID@HOST:PORT (;transport=tcp for TCP)')
+    .option('--gb-device-id <id>', 'the 20-digit GB/T 28181 device id of the demo gateway (with --gb28181)')
+    .option('--gb-password-file <file>', 'file holding the GB/T 28181 password (with --gb28181; mode 0600)')
     .action(async (opts: DemoOptions) => demo(opts));
 }
 
@@ -58,8 +65,26 @@ function haveSocat(): boolean {
   return spawnSync('socat', ['-V'], { stdio: 'ignore' }).status === 0;
 }
 
+/** `sip://34020000002000000001@192.168.1.10:5060;transport=tcp` → the gb28181 section of the demo configuration. */
+export function gbSectionFromFlags(opts: Pick<DemoOptions, 'gb28181' | 'gbDeviceId' | 'gbPasswordFile'>): Record<string, unknown> | undefined {
+  if (!opts.gb28181) {
+    if (opts.gbDeviceId || opts.gbPasswordFile) throw new UsageError('--gb-device-id and --gb-password-file go with --gb28181 sip://ID@HOST:PORT');
+    return undefined;
+  }
+  const m = /^sip:(?:\/\/)?(\d{20})@([^:;/\s]+|\[[0-9A-Fa-f:]+\])(?::(\d{1,5}))?(?:;transport=(udp|tcp))?$/i.exec(opts.gb28181);
+  if (!m) throw new UsageError(`--gb28181 takes sip://SERVER_ID@HOST:PORT with a 20-digit server id, got ${JSON.stringify(opts.gb28181)}`);
+  if (!opts.gbDeviceId || !/^\d{20}$/.test(opts.gbDeviceId)) throw new UsageError(`--gb-device-id takes the gateway's 20-digit GB/T 28181 id, got ${JSON.stringify(opts.gbDeviceId ?? '')}`);
+  return {
+    server: { id: m[1], domain: m[1]!.slice(0, 10), host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? 5060), transport: (m[4] ?? 'udp').toUpperCase() },
+    deviceId: opts.gbDeviceId,
+    ...(opts.gbPasswordFile ? { passwordFile: resolve(opts.gbPasswordFile) } : {}),
+    localPort: 0,
+  };
+}
+
 async function demo(opts: DemoOptions): Promise<void> {
   if (![1, 5, 10].includes(opts.rate)) throw new UsageError(`--rate must be 1, 5 or 10, got ${opts.rate}`);
+  const gb28181 = gbSectionFromFlags(opts);
   const trusted = opts.trust.map(parseTrust);
   const dataDir = resolve(opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bwc-demo-')));
   mkdirSync(dataDir, { recursive: true });
@@ -76,6 +101,10 @@ async function demo(opts: DemoOptions): Promise<void> {
     portDir: join(dataDir, 'ports'),
     seed: opts.seed,
   });
+  if (gb28181) {
+    // The platform plays the cameras: they get their H.264 encoder (ffmpeg), kept ready at what the GB/T 28181 side asks.
+    sim.controlFactory = (c) => new SimCamera({ ...c, video: { live: { width: 640, height: 360, fps: 25, kbps: 1000 }, record: false } });
+  }
   const ports = await sim.start();
 
   const configFile = join(dataDir, 'demo-agent.yaml');
@@ -91,6 +120,7 @@ async function demo(opts: DemoOptions): Promise<void> {
       reporting: { movingIntervalS: 1, recordingIntervalS: 1, stationaryIntervalS: 1, distanceM: 0, headingChangeDeg: 0 },
       devicePorts: { statusIntervalS: 10, reconnect: { minMs: 200, maxMs: 5000 } },
       security: { trustedKeys: trusted },
+      ...(gb28181 ? { gb28181 } : {}),
     }),
   );
   const loaded = await loadConfig(configFile);
@@ -102,6 +132,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   process.stdout.write(
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
       `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n` +
+      (agent.gb ? `GB/T 28181: device ${opts.gbDeviceId} registering with ${opts.gb28181}\n` : '') +
       `${DemoBoard.legend}\n`,
   );
   board.start();
