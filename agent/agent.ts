@@ -92,7 +92,8 @@ export class Agent {
           }
         : undefined,
       reconnect: cfg.mqtt.reconnect,
-      nextSession: () => this.sessions.next(),
+      nextSession: () => this.sessions.upcoming,
+      sessionEstablished: (session) => this.sessions.established(session),
       will: (session) => this.stateMessage(session, false, 'connection lost'),
       log: log.child({ component: 'mqtt' }),
       onReconnect: () => this.metrics.reconnects.inc(),
@@ -191,6 +192,7 @@ export class Agent {
       statusIntervalMs: cfg.devicePorts.statusIntervalS * 1000,
       lowBatteryPct: cfg.devicePorts.lowBatteryPct,
       bufferDropped: () => this.droppedByDevice.get(settings.id) ?? 0,
+      agentId: cfg.agent.id,
     });
     this.devices.set(settings.id, runtime);
     this.session.subscribe([this.topics.device(settings.id, 'cmd')]);

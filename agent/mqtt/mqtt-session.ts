@@ -22,10 +22,13 @@ export interface MqttSessionOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
   reconnect: { minMs: number; maxMs: number; factor: number };
   /**
-   * Called before every connection attempt with the new session number
-   * (Sparkplug bdSeq): the last will and the birth both carry it.
+   * Called before every connection attempt for the number the session will
+   * have if this attempt succeeds (Sparkplug bdSeq): the last will and the
+   * birth both carry it. Failed attempts do not use a number up.
    */
   nextSession: () => number;
+  /** Called on CONNACK, before 'up': the number now counts (persist it). */
+  sessionEstablished?: (session: number) => void;
   will: (session: number) => WillMessage;
   log: Logger;
   /** Called each time an established connection is lost (metrics). */
@@ -196,6 +199,7 @@ export class MqttSession extends EventEmitter {
       // hold a publish behind the previous one's ACK. TLS sockets have it too.
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       connected = true;
+      this.opts.sessionEstablished?.(session);
       this.backoff.reset();
       this.current = { session, broker, protocolVersion: version };
       log.info('connected to broker');

@@ -87,7 +87,7 @@ t.test('nothing is lost across a broker outage and an agent SIGKILL', { timeout:
     if (!r) continue;
     // A fresh data folder: the device's seqs start just above the time floor of the first write.
     const firstReceived = Math.min(...recorder.records.filter((x) => x.device === d && x.seq !== undefined).map((x) => x.receivedMs));
-    t.ok(r.lowest > timeSeqFloor(firstStart) && r.lowest <= timeSeqFloor(firstReceived) + 1, `${d}: the first message (seq ${r.lowest}, just above the time floor) arrived`);
+    t.ok(r.lowest !== undefined && r.lowest > timeSeqFloor(firstStart) && r.lowest <= timeSeqFloor(firstReceived) + 1, `${d}: the first message (seq ${r.lowest}, just above the time floor) arrived`);
     t.same(r.missing, [], `${d}: no sequence number missing between ${r.lowest} and ${r.highest} (${r.received} received, ${r.duplicates} duplicates)`);
     const fixes = recorder.fixes(d);
     t.ok(fixes.some((f) => f.historical === true), `${d}: backlog arrived flagged historical`);
