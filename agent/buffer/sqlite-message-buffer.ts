@@ -135,7 +135,7 @@ export class SqliteMessageBuffer implements MessageBuffer {
     const bootId = opts.bootId ?? currentBootId();
     const behind = recovered !== undefined || (previous !== undefined && !previous.clean && (previous.seqAhead || !bootId || previous.bootId !== bootId));
     this.restoreSeqs(previous, behind);
-    this.state = { v: 1, bootId, clean: false, seqAhead: false, ceilings: { ...(previous?.ceilings ?? {}) } };
+    this.state = { v: 1, bootId, clean: false, seqAhead: false, ceilings: { ...(previous?.ceilings ?? {}) }, epochs: { ...(previous?.epochs ?? {}) } };
     this.writeState();
     const interval = opts.syncIntervalMs ?? 1000;
     if (interval > 0) {
@@ -368,6 +368,8 @@ export class SqliteMessageBuffer implements MessageBuffer {
   /** A device with no seq history here: its seqs start a new epoch above the time floor. */
   private newEpochStart(deviceId: string): number {
     const floor = this.opts.seqFloor ? this.opts.seqFloor() : timeSeqFloor(Date.now());
+    // Written with the ceiling the first seq reserves (assign writes the state).
+    (this.state.epochs ??= {})[deviceId] = { firstSeq: floor + 1, atMs: Date.now() };
     this.log?.info?.({ device: deviceId, seqFrom: floor + 1 }, 'buffer: no seq history for this device: a new seq epoch starts above the time floor');
     return floor;
   }
