@@ -78,6 +78,18 @@ export function render(): string {
       ['crashes', f.crashes],
     ]));
   }
+  const w = load('state-on-the-wire');
+  if (w) {
+    out.push(`\n### State on the wire\n\n${w.cameras} cameras, keepalive ${w.keepaliveS} s.\n\n` + table(['fault', 'figure'], [
+      ['recording transitions (pre-record / recording / off)', `${w.recordingTransitions} transitions, ${w.recordingEvents} events; fixes published twice under two seqs: **${w.fixesPublishedTwice}**`],
+      ['Status counters', (w.counters as R[]).map((c) => `${c.device} fixes_in ${c.fixesIn} (≥ ${c.fixesDeliveredUpToStatus} delivered from before it)`).join('; ')],
+      ['broker outage', `${n(w.outageMs)} ms, ${w.failedConnectAttempts} failed connect attempts; session ${w.sessionBefore} → **${w.sessionAfter}**`],
+      ['backlog statuses', `${w.backlogStatusesOnHist} went to status/hist; retained status behind the newest: **${w.retainedStatusBehindNewest}**; live status seq going back: ${w.liveStatusSeqGoingBack}`],
+      ['agent SIGKILLed', `every camera unavailable to a new subscriber from retained data after **${n(w.allUnavailableAfterKillMs)} ms** (limit 1.5 × keepalive = ${n(w.limitMs)} ms); their own retained statuses still said online: ${w.ownStatusStillOnline}`],
+      ['data folder wiped', `${(w.seqEpoch as R[]).map((e) => `${e.device} ${n(e.maxSeqBefore)} → ${n(e.firstSeqAfterWipe)}`).join('; ')}; seqs repeated: **${w.seqsRepeated}**`],
+      ['crashes', w.crashes],
+    ]));
+  }
   const s = load('security');
   if (s) {
     out.push(`\n### Security\n\n` + table(['check', 'result'], (s.checks as R[]).map((x) => [x.check, x.result])));
