@@ -149,6 +149,12 @@ export class MqttSession extends EventEmitter {
       // packet ids on the first write: 6 MB of heap, kept for the process's life
       // (a tenth of a handheld's budget), to save one tiny allocation a publish.
       writeCache: false,
+      // MQTT 5: the broker's CONNACK says how many topic aliases it keeps
+      // (mosquitto: 10); MQTT.js then gives each topic an alias on its first
+      // publish and afterwards sends an empty topic and the 3-byte alias
+      // property (least recently used alias reassigned past the maximum).
+      // MQTT 3.1.1 has no aliases: every publish carries its whole topic.
+      ...(version === 5 ? { autoAssignTopicAlias: true } : {}),
       will: { topic: will.topic, payload: will.payload, qos: 1, retain: true },
       username: this.opts.username,
       password: this.opts.password,
