@@ -18,7 +18,8 @@ import { encodeDdata } from './peers/sparkplug-b.js';
  * leave the client (fixed header, topic or topic alias, packet id,
  * properties, payload), captured by a counting TCP proxy in front of a real
  * mosquitto and parsed with mqtt-packet. Ours goes through the agent's own
- * MqttSession (MQTT 5 with topic aliases, and MQTT 3.1.1); beside it the same
+ * MqttSession (MQTT 5 with topic aliases switched on, which the agent does not
+ * do yet, see MqttSessionOptions.topicAliases; and MQTT 3.1.1); beside it the same
  * fixes as Sparkplug B DDATA (by metric alias, after a DBIRTH) and JT/T 808
  * 0x0200 with its 0x7E framing (JT/T 808 runs on TCP, not MQTT: its figure is
  * the whole frame). TCP/IP and TLS overhead is left out of every figure.
@@ -81,6 +82,7 @@ async function ours(brokerPort: number, version: 4 | 5, fs: Fix[]): Promise<Capt
     keepaliveS: 60,
     connectTimeoutMs: 5000,
     protocolVersion: version,
+    topicAliases: true,
     reconnect: { minMs: 100, maxMs: 1000, factor: 2 },
     nextSession: () => 7,
     will: () => ({ topic: topics.agent('bench', 'state'), payload: Buffer.alloc(0) }),
@@ -127,8 +129,8 @@ export async function run(): Promise<BenchRow[]> {
     row('ours: payload per live fix (header included)', payload, 'B', '<= 24', payload <= 24);
     row('ours: payload + 2 B/fix allowance for the authenticity chain', payload + 2, 'B', '<= 24', payload + 2 <= 24);
     const topic5 = avg(after(v5).map((p) => p.topicCost));
-    row('ours MQTT 5: topic bytes per message after the first (alias)', topic5, 'B', '<= 3', topic5 <= 3);
-    row('ours MQTT 5: whole PUBLISH per live fix', avg(after(v5).map((p) => p.bytes)), 'B');
+    row('ours MQTT 5, aliases on (off in the agent): topic bytes per message after the first', topic5, 'B', '<= 3', topic5 <= 3);
+    row('ours MQTT 5, aliases on: whole PUBLISH per live fix', avg(after(v5).map((p) => p.bytes)), 'B');
     row('ours MQTT 5: first PUBLISH (topic + alias set)', v5.publishes[0]?.bytes ?? NaN, 'B');
     row('ours MQTT 3.1.1: topic bytes per message', avg(v4.publishes.map((p) => p.topicCost)), 'B');
     row('ours MQTT 3.1.1: whole PUBLISH per live fix', avg(v4.publishes.map((p) => p.bytes)), 'B');

@@ -85,8 +85,9 @@ export function accountDelivery(recorder: FleetRecorder, counts: BufferCounts, d
   }
   return devices.map((device) => {
     const produced = counts.lastSeq.get(device) ?? 0;
-    const from = firstSeq.get(device) ?? counts.firstSeq.get(device) ?? 1;
     const seen = byDevice.get(device) ?? new Map<number, string>();
+    // The epoch's first seq; without a record of it, the lowest received (never a loop from 1 to a floor of billions).
+    const from = firstSeq.get(device) ?? counts.firstSeq.get(device) ?? (seen.size > 0 ? Math.min(...seen.keys()) : 1);
     const lostSeqs: number[] = [];
     let delivered = 0;
     for (let s = from; s <= produced; s++) {
