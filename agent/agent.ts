@@ -104,7 +104,8 @@ export class Agent {
           }
         : undefined,
       reconnect: cfg.mqtt.reconnect,
-      nextSession: () => this.sessions.next(),
+      nextSession: () => this.sessions.upcoming,
+      sessionEstablished: (session) => this.sessions.established(session),
       will: (session) => this.stateMessage(session, false, 'connection lost'),
       log: log.child({ component: 'mqtt' }),
       onReconnect: () => this.metrics.reconnects.inc(),
@@ -269,6 +270,7 @@ export class Agent {
       onEvent: (deviceId, name) => {
         if (name === 'sos') this.gbChannels?.sosRaised(deviceId);
       },
+      agentId: cfg.agent.id,
     });
     this.devices.set(settings.id, runtime);
     this.session.subscribe([this.topics.device(settings.id, 'cmd')]);

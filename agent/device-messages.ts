@@ -42,31 +42,46 @@ const CONSTELLATION: Record<Constellation, string> = {
   gps: 'CONSTELLATION_GPS', glonass: 'CONSTELLATION_GLONASS', galileo: 'CONSTELLATION_GALILEO', beidou: 'CONSTELLATION_BEIDOU', qzss: 'CONSTELLATION_QZSS',
 };
 
-/** Counters of the Status message, from the runtime's named counters. */
-const COUNTER_FIELDS: Record<string, string> = {
-  fixesIn: 'fixes_in',
-  fixesDroppedInvalid: 'filter_mode',
-  fixesDroppedHdop: 'filter_hdop',
-  fixesDroppedJump: 'filter_jump',
-};
+/**
+ * The Status counters from the runtime's named counters (`nmea_*` from the
+ * NMEA decoder, `filter_*` from the fix filter, `camera_*` from the control
+ * channel; each summed over every reconnect of its port). Each counter says
+ * exactly which of them it adds up, so none is a sum of good and bad things.
+ */
+const NMEA_REJECTED = ['nmea_too_long', 'nmea_bad_checksum', 'nmea_no_checksum', 'nmea_truncated', 'nmea_bad_char', 'nmea_rejected_fix'];
+const DROPPED_INVALID = ['filter_mode', 'filter_time', 'filter_invalid'];
+
+export function statusCounters(c: Record<string, number>, fixesIn: number, bufferDropped: number | undefined): Record<string, number> {
+  const sum = (keys: string[]) => keys.reduce((n, k) => n + (c[k] ?? 0), 0);
+  return {
+    fixesIn,
+    fixesDroppedInvalid: sum(DROPPED_INVALID),
+    fixesDroppedHdop: c.filter_hdop ?? 0,
+    fixesDroppedJump: c.filter_jump ?? 0,
+    nmeaRejected: sum(NMEA_REJECTED),
+    cameraFramesRejected: sumWhere(c, (k) => k.startsWith('camera_rejected.')),
+    bufferDropped: bufferDropped ?? 0,
+  };
+}
 
 export interface StatusInput {
+  /** When the state was observed (Unix ms, the agent's clock). */
+  timeMs: number;
+  /** The agent that holds the device: its retained state decides whether this status still holds. */
+  agentId: string;
   status?: CameraStatus;
   identity?: CameraIdentity;
   gnss: GnssSummary;
   lastFixAgeMs?: number;
   skew: { systemMinusGnssMs?: number; cameraMinusGnssMs?: number; gnssValid: boolean };
   counters: Record<string, number>;
+  fixesIn: number;
   online: boolean;
   bufferDropped?: number;
 }
 
 export function buildStatusBody(s: StatusInput): Record<string, unknown> {
-  const counters: Record<string, number> = {};
-  for (const [field, key] of Object.entries(COUNTER_FIELDS)) if (s.counters[key] !== undefined) counters[field] = s.counters[key]!;
-  counters.nmeaRejected = sumWhere(s.counters, (k) => k.startsWith('nmea_') && k !== 'nmea_sentences' && k !== 'nmea_epochs');
-  counters.cameraFramesRejected = sumWhere(s.counters, (k) => k.startsWith('camera_'));
-  if (s.bufferDropped !== undefined) counters.bufferDropped = s.bufferDropped;
+  const counters = statusCounters(s.counters, s.fixesIn, s.bufferDropped);
   return {
     recording: enumValue('RecordingState', RECORDING[s.status?.recording ?? 'off']),
     ...(s.status?.batteryPct !== undefined ? { batteryPct: s.status.batteryPct, hasBattery: true } : {}),
@@ -98,6 +113,8 @@ export function buildStatusBody(s: StatusInput): Record<string, unknown> {
       : {}),
     counters,
     online: s.online,
+    timeMs: s.timeMs,
+    agentId: s.agentId,
   };
 }
 

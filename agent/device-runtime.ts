@@ -43,6 +43,8 @@ export interface DeviceRuntimeDeps {
   bufferDropped?: () => number;
   /** Told of every event written (the GB/T 28181 device raises SOS as an alarm). */
   onEvent?: (deviceId: string, name: EventName) => void;
+  /** The agent's id, carried by every status (its retained state decides availability). */
+  agentId: string;
 }
 
 /**
@@ -69,6 +71,8 @@ export class DeviceRuntime {
   private pendingTemporary: { intervalS: number; durationS: number } | undefined;
   /** The GNSS port's current (or last) decoder: its counters are read when status is written, not per chunk. */
   private decoder: NmeaDecoder | undefined;
+  /** Counters of the decoders and camera links of earlier connections: status counts since the agent started. */
+  private readonly retired: Record<string, number> = {};
   fixesIn = 0;
   fixesReported = 0;
   gnssConnected = false;
@@ -116,7 +120,11 @@ export class DeviceRuntime {
     else this.pendingTemporary = { intervalS, durationS };
   }
 
-  /** The next fix is reported whatever the policy says, and the last known one right now. */
+  /**
+   * The next fix is reported whatever the policy says, and the last known one
+   * right now unless it already went out (then it would be the same fix again
+   * under a new seq).
+   */
   requestImmediateReport(reason: 'sos' | 'recording' | 'query'): void {
     const last = this.policy.requestImmediate(reason);
     if (last) {
@@ -133,7 +141,19 @@ export class DeviceRuntime {
   }
 
   counters(): Record<string, number> {
-    return { ...(this.decoder ? prefixed('nmea_', this.decoder.counters()) : {}), ...prefixed('filter_', this.filter.drops), ...(this.camera ? prefixed('camera_', this.camera.counters) : {}) };
+    const out = { ...this.retired };
+    const add = (o: Record<string, number>) => {
+      for (const [k, v] of Object.entries(o)) out[k] = (out[k] ?? 0) + v;
+    };
+    if (this.decoder) add(prefixed('nmea_', this.decoder.counters()));
+    if (this.camera) add(prefixed('camera_', this.camera.counters));
+    add(prefixed('filter_', this.filter.drops));
+    return out;
+  }
+
+  /** A port's decoder or driver is replaced: its counts stay in the totals. */
+  private retire(counters: Record<string, number>): void {
+    for (const [k, v] of Object.entries(counters)) this.retired[k] = (this.retired[k] ?? 0) + v;
   }
 
   private every(ms: number, fn: () => void): void {
@@ -186,6 +206,7 @@ export class DeviceRuntime {
     this.gnssTransport = transport;
     this.gnssConnected = true;
     const decoder = new NmeaDecoder();
+    if (this.decoder) this.retire(prefixed('nmea_', this.decoder.counters()));
     this.decoder = decoder;
     transport.stream.on('data', (chunk: Buffer) => this.onEpochs(decoder.push(chunk)));
     transport.onClose(() => {
@@ -231,7 +252,10 @@ export class DeviceRuntime {
     const camera = openReferenceCamera(transport.stream, { timeoutMs: this.deps.controlTimeoutMs });
     this.camera = camera;
     camera.onClose(() => {
-      if (this.camera === camera) this.camera = undefined;
+      if (this.camera === camera) {
+        this.retire(prefixed('camera_', camera.counters));
+        this.camera = undefined;
+      }
       if (this.controlConnected) this.event('camera_disconnected');
       this.controlConnected = false;
       void transport.close();
@@ -324,17 +348,21 @@ export class DeviceRuntime {
   }
 
   writeStatus(): void {
+    const now = Date.now();
     const body = buildStatusBody({
+      timeMs: now,
+      agentId: this.deps.agentId,
+      fixesIn: this.fixesIn,
       status: this.cameraStatus,
       identity: this.identity,
       gnss: this.gnss,
-      lastFixAgeMs: this.lastFixSystemMs === undefined ? undefined : Date.now() - this.lastFixSystemMs,
-      skew: this.skew.snapshot(Date.now()),
+      lastFixAgeMs: this.lastFixSystemMs === undefined ? undefined : now - this.lastFixSystemMs,
+      skew: this.skew.snapshot(now),
       counters: this.counters(),
       online: this.gnssConnected || this.controlConnected,
       bufferDropped: this.deps.bufferDropped?.(),
     });
-    this.deps.write([{ deviceId: this.settings.id, kind: 'status', timeMs: Date.now(), payload: encodeBody('Status', body) }]);
+    this.deps.write([{ deviceId: this.settings.id, kind: 'status', timeMs: now, payload: encodeBody('Status', body) }]);
   }
 }
 

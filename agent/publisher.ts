@@ -210,10 +210,17 @@ export class Publisher {
     this.send(rows, topic, payload, false, historical);
   }
 
+  /**
+   * Events and replies go on their topic whenever they were written. A status
+   * is retained only when it is live (written during this connection); one
+   * from the backlog goes to the non-retained `status/hist`, so that it never
+   * replaces the newer status the agent wrote on connecting.
+   */
   private sendOther(row: StoredMessage): void {
-    const channel = CHANNEL[row.kind as Exclude<MessageKind, 'fix'>];
     const payload = withHeader(this.header(row), row.payload);
-    this.send([row], this.o.topics.device(row.deviceId, channel), payload, row.kind === 'status', false);
+    const live = row.id > this.liveFloor;
+    const channel = row.kind === 'status' && !live ? 'status/hist' : CHANNEL[row.kind as Exclude<MessageKind, 'fix'>];
+    this.send([row], this.o.topics.device(row.deviceId, channel), payload, row.kind === 'status' && live, false);
   }
 
   private send(rows: StoredMessage[], topic: string, payload: Uint8Array, retain: boolean, historical: boolean): void {

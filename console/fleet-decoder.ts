@@ -34,12 +34,17 @@ export function decodeFleetMessage(topics: Topics, topic: string, payload: Buffe
         const b = decodeTrackBatch(payload);
         return b.fixes.map((f, i) => ({ type: 'fix', ...fixToJson(f, { device, seq: b.seqs[i]!, historical: b.historical }) }));
       }
-      case 'status': {
+      case 'status':
+      case 'status/hist': {
         const m = decodeMessage<Record<string, any>>('Status', payload);
         const sats: Record<string, { used: number; inView: number }> = {};
         for (const s of m.gnss?.sats ?? []) sats[enumName('Constellation', s.constellation, 'CONSTELLATION_')] = { used: num(s.used) ?? 0, inView: num(s.inView) ?? 0 };
         return [{
           type: 'status', device, seq: m.header?.seq,
+          ...(where.channel === 'status/hist' ? { historical: true } : {}),
+          session: num(m.header?.session) ?? 0,
+          ...(num(m.timeMs) ? { observed: new Date(num(m.timeMs)!).toISOString() } : {}),
+          ...(m.agentId ? { agent: m.agentId } : {}),
           online: Boolean(m.online),
           recording: enumName('RecordingState', m.recording, 'RECORDING_STATE_'),
           ...(m.hasBattery ? { battery: num(m.batteryPct) } : {}),

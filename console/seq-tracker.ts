@@ -51,9 +51,18 @@ class DeviceSeqs {
     return true;
   }
 
+  /** Seqs known to exist (not received): only the highest matters, as the end of the range. */
+  known: number | undefined;
+
+  know(seq: number): void {
+    this.known = Math.max(this.known ?? seq, seq);
+  }
+
   missing(): Array<[number, number]> {
     const out: Array<[number, number]> = [];
     for (let i = 1; i < this.ranges.length; i++) out.push([this.ranges[i - 1]![1] + 1, this.ranges[i]![0] - 1]);
+    const last = this.ranges[this.ranges.length - 1]?.[1];
+    if (last !== undefined && this.known !== undefined && this.known > last + 1) out.push([last + 1, this.known - 1]);
     return out;
   }
 }
@@ -68,6 +77,17 @@ export class SeqTracker {
     return d.add(seq);
   }
 
+  /**
+   * A seq known to exist without being received here (a retained status seen
+   * on subscribing): it extends the range, so every seq between what was
+   * received and it counts as missing until it arrives.
+   */
+  seen(device: string, seq: number): void {
+    let d = this.devices.get(device);
+    if (!d) this.devices.set(device, (d = new DeviceSeqs()));
+    d.know(seq);
+  }
+
   report(): SeqReport[] {
     return [...this.devices.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
@@ -77,7 +97,13 @@ export class SeqTracker {
         duplicates: d.duplicates,
         missing: d.missing(),
         lowest: d.ranges[0]?.[0],
-        highest: d.ranges[d.ranges.length - 1]?.[1],
+        highest: highestOf(d),
       }));
   }
+}
+
+function highestOf(d: DeviceSeqs): number | undefined {
+  const top = d.ranges[d.ranges.length - 1]?.[1];
+  if (top === undefined || d.known === undefined) return top ?? (d.ranges.length > 0 ? d.known : undefined);
+  return Math.max(top, d.known);
 }

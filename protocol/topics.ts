@@ -2,12 +2,12 @@
  * The one place that makes topic strings. Layout (see protocol/README.md):
  *
  *   {prefix}/agent/{agentId}/state            retained AgentState, birth + last will
- *   {prefix}/agent/{agentId}/cmd              commands to the agent itself (config update)
  *   {prefix}/agent/{agentId}/reply            replies to agent commands
  *   {prefix}/agent/{agentId}/audit            retained AuditAnchor: the signed head of the agent's audit log
  *   {prefix}/dev/{deviceId}/track             live TrackBatch
  *   {prefix}/dev/{deviceId}/track/hist        historical TrackBatch (backlog replay)
- *   {prefix}/dev/{deviceId}/status            retained Status
+ *   {prefix}/dev/{deviceId}/status            retained Status (live)
+ *   {prefix}/dev/{deviceId}/status/hist       Status from the backlog, not retained
  *   {prefix}/dev/{deviceId}/event             Event
  *   {prefix}/dev/{deviceId}/cmd               CommandEnvelope in
  *   {prefix}/dev/{deviceId}/reply             Reply out
@@ -20,8 +20,9 @@
  */
 export const DEFAULT_PREFIX = 'bwc/v1';
 
-export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'event' | 'cmd' | 'reply' | 'media';
-export type AgentChannel = 'state' | 'cmd' | 'reply' | 'audit';
+export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'status/hist' | 'event' | 'cmd' | 'reply' | 'media';
+/** Agents take commands only per device (dev/{id}/cmd): there is no agent command topic. */
+export type AgentChannel = 'state' | 'reply' | 'audit';
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -90,7 +91,7 @@ export class Topics {
     if (rest[0] === 'dev' && rest.length >= 3) {
       const deviceId = rest[1]!;
       const tail = rest.slice(2).join('/');
-      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'event' || tail === 'cmd' || tail === 'reply') {
+      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'status/hist' || tail === 'event' || tail === 'cmd' || tail === 'reply') {
         return { kind: 'device', deviceId, channel: tail };
       }
       if (rest[2] === 'media' && rest.length === 4) return { kind: 'device', deviceId, channel: 'media', requestId: rest[3]! };
@@ -98,7 +99,7 @@ export class Topics {
     }
     if (rest[0] === 'agent' && rest.length === 3) {
       const ch = rest[2];
-      if (ch === 'state' || ch === 'cmd' || ch === 'reply' || ch === 'audit') return { kind: 'agent', agentId: rest[1]!, channel: ch };
+      if (ch === 'state' || ch === 'reply' || ch === 'audit') return { kind: 'agent', agentId: rest[1]!, channel: ch };
     }
     return null;
   }

@@ -1,4 +1,5 @@
 import { BwcError } from '../../protocol/errors.js';
+import { timeSeqFloor } from './seq-floor.js';
 import { DropTally } from './drop-tally.js';
 import {
   AGING_KINDS,
@@ -19,6 +20,8 @@ export const AGE_SWEEP_INTERVAL_MS = 60_000;
 
 export interface MemoryBufferOptions extends Partial<BufferLimits> {
   now?: () => number;
+  /** As SqliteBufferOptions.seqFloor: where a device's seqs start (timeSeqFloor by default). */
+  seqFloor?: () => number;
 }
 
 /**
@@ -35,18 +38,20 @@ export class MemoryMessageBuffer implements MessageBuffer {
   private readonly drops = new DropTally();
   private readonly limits: BufferLimits;
   private readonly now: () => number;
+  private readonly seqFloor: () => number;
   private lastSweepMs = -Infinity;
   private closed = false;
 
   constructor(opts: MemoryBufferOptions = {}) {
     this.limits = { maxRows: opts.maxRows ?? Infinity, maxBytes: opts.maxBytes ?? Infinity, maxAgeMs: opts.maxAgeMs ?? Infinity };
     this.now = opts.now ?? Date.now;
+    this.seqFloor = opts.seqFloor ?? (() => timeSeqFloor(Date.now()));
   }
 
   append(msgs: NewMessage[]): StoredMessage[] {
     this.checkOpen();
     const stored = msgs.map((m) => {
-      const seq = (this.lastSeq.get(m.deviceId) ?? 0) + 1;
+      const seq = (this.lastSeq.get(m.deviceId) ?? this.seqFloor()) + 1;
       this.lastSeq.set(m.deviceId, seq);
       const s: StoredMessage = { deviceId: m.deviceId, kind: m.kind, timeMs: m.timeMs, payload: m.payload, id: this.nextId++, seq };
       this.rows.push(s);

@@ -32,6 +32,12 @@ export interface SeqState {
   /** Seqs were handed out that the database does not hold (disk full at the time). */
   seqAhead: boolean;
   ceilings: Record<string, number>;
+  /**
+   * Per device, the first seq of its current epoch and when it began (a
+   * device with no seq history starts above the time floor, seq-floor.ts):
+   * for technicians and for accounting "every seq since the first".
+   */
+  epochs?: Record<string, { firstSeq: number; atMs: number }>;
 }
 
 export const SEQ_RESERVE_BLOCK = 10_000;
@@ -52,7 +58,11 @@ export class SeqStateFile {
       if (s.v !== 1 || typeof s.ceilings !== 'object' || s.ceilings === null) return undefined;
       const ceilings: Record<string, number> = {};
       for (const [k, v] of Object.entries(s.ceilings)) if (Number.isSafeInteger(v) && v >= 0) ceilings[k] = v;
-      return { v: 1, bootId: typeof s.bootId === 'string' ? s.bootId : undefined, clean: s.clean === true, seqAhead: s.seqAhead === true, ceilings };
+      const epochs: Record<string, { firstSeq: number; atMs: number }> = {};
+      for (const [k, e] of Object.entries(s.epochs ?? {})) {
+        if (e && Number.isSafeInteger(e.firstSeq) && Number.isSafeInteger(e.atMs)) epochs[k] = { firstSeq: e.firstSeq, atMs: e.atMs };
+      }
+      return { v: 1, bootId: typeof s.bootId === 'string' ? s.bootId : undefined, clean: s.clean === true, seqAhead: s.seqAhead === true, ceilings, epochs };
     } catch {
       return undefined;
     }

@@ -19,6 +19,7 @@ import {
   type OldestQuery,
   type StoredMessage,
 } from './message-buffer.js';
+import { timeSeqFloor } from './seq-floor.js';
 import { currentBootId, SEQ_RESERVE_BLOCK, SeqStateFile, type SeqState } from './seq-state-file.js';
 
 const fsyncAsync = promisify(fsFsync);
@@ -31,6 +32,7 @@ export const OVERFLOW_MAX = 10_000;
 export interface BufferLog {
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+  info?(obj: object, msg: string): void;
 }
 
 export interface SqliteBufferOptions extends Partial<BufferLimits> {
@@ -48,6 +50,11 @@ export interface SqliteBufferOptions extends Partial<BufferLimits> {
    * past it appends behave as on a full disk. Unset: no cap but the disk.
    */
   pageLimit?: number;
+  /**
+   * Where the seqs of a device the buffer knows nothing of start (its first
+   * seq is this + 1): `timeSeqFloor` of the clock by default (seq-floor.ts).
+   */
+  seqFloor?: () => number;
 }
 
 const KIND_CODE: Record<MessageKind, number> = { fix: 0, event: 1, status: 2, reply: 3 };
@@ -128,7 +135,7 @@ export class SqliteMessageBuffer implements MessageBuffer {
     const bootId = opts.bootId ?? currentBootId();
     const behind = recovered !== undefined || (previous !== undefined && !previous.clean && (previous.seqAhead || !bootId || previous.bootId !== bootId));
     this.restoreSeqs(previous, behind);
-    this.state = { v: 1, bootId, clean: false, seqAhead: false, ceilings: { ...(previous?.ceilings ?? {}) } };
+    this.state = { v: 1, bootId, clean: false, seqAhead: false, ceilings: { ...(previous?.ceilings ?? {}) }, epochs: { ...(previous?.epochs ?? {}) } };
     this.writeState();
     const interval = opts.syncIntervalMs ?? 1000;
     if (interval > 0) {
@@ -358,13 +365,22 @@ export class SqliteMessageBuffer implements MessageBuffer {
     return s;
   }
 
+  /** A device with no seq history here: its seqs start a new epoch above the time floor. */
+  private newEpochStart(deviceId: string): number {
+    const floor = this.opts.seqFloor ? this.opts.seqFloor() : timeSeqFloor(Date.now());
+    // Written with the ceiling the first seq reserves (assign writes the state).
+    (this.state.epochs ??= {})[deviceId] = { firstSeq: floor + 1, atMs: Date.now() };
+    this.log?.info?.({ device: deviceId, seqFrom: floor + 1 }, 'buffer: no seq history for this device: a new seq epoch starts above the time floor');
+    return floor;
+  }
+
   /** Ids and seqs, handed out before the write: a seq is never handed out twice, even if the write fails. */
   private assign(msgs: NewMessage[]): StoredMessage[] {
     let reserve = false;
     const out = msgs.map((m) => {
       if (!Object.hasOwn(KIND_CODE, m.kind)) throw new BwcError('BAD_MESSAGE', `unknown message kind ${JSON.stringify(m.kind)} (one of ${MESSAGE_KINDS.join(', ')})`);
       if (typeof m.deviceId !== 'string' || m.deviceId.length === 0) throw new BwcError('BAD_MESSAGE', 'a message needs a device id');
-      const seq = (this.lastSeq.get(m.deviceId) ?? 0) + 1;
+      const seq = (this.lastSeq.get(m.deviceId) ?? this.newEpochStart(m.deviceId)) + 1;
       this.lastSeq.set(m.deviceId, seq);
       this.seqDirty.add(m.deviceId);
       if (seq > (this.state.ceilings[m.deviceId] ?? 0)) {

@@ -22,12 +22,25 @@ export interface MqttSessionOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
   reconnect: { minMs: number; maxMs: number; factor: number };
   /**
-   * Called before every connection attempt with the new session number
-   * (Sparkplug bdSeq): the last will and the birth both carry it.
+   * Called before every connection attempt for the number the session will
+   * have if this attempt succeeds (Sparkplug bdSeq): the last will and the
+   * birth both carry it. Failed attempts do not use a number up.
    */
   nextSession: () => number;
+  /** Called on CONNACK, before 'up': the number now counts (persist it). */
+  sessionEstablished?: (session: number) => void;
   will: (session: number) => WillMessage;
   log: Logger;
+  /**
+   * MQTT 5 topic aliases (MQTT.js autoAssignTopicAlias): the broker's CONNACK
+   * says how many it keeps (mosquitto: 10); a topic gets an alias on its first
+   * publish and is then sent as an empty name plus the 3-byte alias property.
+   * Off in the agent for now: with more topics than the broker's maximum
+   * (4 cameras: 13 topics) the end-to-end outage test stopped getting live
+   * fixes through mosquitto 2.0.11, so the least-recently-used reassignment
+   * is not to be trusted yet. bench/live-path measures it.
+   */
+  topicAliases?: boolean;
   /** Called each time an established connection is lost (metrics). */
   onReconnect?: () => void;
 }
@@ -146,6 +159,7 @@ export class MqttSession extends EventEmitter {
       // packet ids on the first write: 6 MB of heap, kept for the process's life
       // (a tenth of a handheld's budget), to save one tiny allocation a publish.
       writeCache: false,
+      ...(version === 5 && this.opts.topicAliases ? { autoAssignTopicAlias: true } : {}),
       will: { topic: will.topic, payload: will.payload, qos: 1, retain: true },
       username: this.opts.username,
       password: this.opts.password,
@@ -196,6 +210,7 @@ export class MqttSession extends EventEmitter {
       // hold a publish behind the previous one's ACK. TLS sockets have it too.
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       connected = true;
+      this.opts.sessionEstablished?.(session);
       this.backoff.reset();
       this.current = { session, broker, protocolVersion: version };
       log.info('connected to broker');

@@ -120,12 +120,17 @@ export class ReportingPolicy {
 
   /**
    * The next offered fix is reported whatever the rate (SOS, recording
-   * started/stopped, a position query). Returns the last known fix, which
-   * the caller may report right away rather than wait for the next epoch
-   * (it is stale by up to one fix interval, and the next fix follows).
+   * started/stopped, a position query). Returns the last known fix when it
+   * was not reported yet, for the caller to report right away rather than
+   * wait for the next epoch (it is stale by up to one fix interval, and the
+   * next fix follows); it then counts as reported. Returns undefined when
+   * the last known fix already went out: reporting it again would publish
+   * one fix twice under two seqs.
    */
   requestImmediate(reason: ImmediateReason): Fix | undefined {
     this.immediate = reason;
+    if (!this.lastOffered || this.lastOffered === this.lastReported) return undefined;
+    this.lastReported = this.lastOffered;
     return this.lastOffered;
   }
 

@@ -4,6 +4,7 @@ import { intOption, writeOut } from '../../agent/cli/cli-kit.js';
 import { connectConsole } from '../broker-connect.js';
 import { decodeFleetMessage, type FleetRecord } from '../fleet-decoder.js';
 import { SeqTracker } from '../seq-tracker.js';
+import { FleetAvailability } from '../availability.js';
 
 interface WatchOptions {
   broker: string;
@@ -25,29 +26,67 @@ export function registerWatchCommand(program: Command): void {
     .action(async (opts: WatchOptions) => watch(opts));
 }
 
+/** How long the console waits between reconnect attempts after losing the broker. */
+const RECONNECT_MS = 1000;
+
 async function watch(opts: WatchOptions): Promise<void> {
   const topics = new Topics(opts.prefix);
-  const client = await connectConsole(opts.broker);
+  // MQTT.js reconnects by itself every RECONNECT_MS and subscribes again (resubscribe).
+  const client = await connectConsole(opts.broker, { reconnectPeriod: RECONNECT_MS, resubscribe: true });
   const tracker = new SeqTracker();
-  const filters = [topics.allDevices('track'), topics.allDevices('track/hist'), topics.allDevices('status'), topics.allDevices('event'), topics.allDevices('reply'), topics.allAgents('state')];
+  const availability = new FleetAvailability();
+  const link = new LinkAccounting();
+  const filters = [topics.allDevices('track'), topics.allDevices('track/hist'), topics.allDevices('status'), topics.allDevices('status/hist'), topics.allDevices('event'), topics.allDevices('reply'), topics.allAgents('state')];
   const subscribed = opts.group ? filters.map((f) => topics.shared(opts.group!, f)) : filters;
-  await client.subscribeAsync(subscribed, { qos: 1 });
 
   const print = (rec: FleetRecord) => {
     process.stdout.write(opts.jsonl ? JSON.stringify(rec) + '\n' : humanLine(rec) + '\n');
   };
+  client.on('close', () => {
+    if (link.down(Date.now())) print({ type: 'link', state: 'disconnected', at: new Date().toISOString() });
+  });
+  client.on('connect', () => {
+    const outage = link.up(Date.now());
+    if (outage !== undefined) print({ type: 'link', state: 'reconnected', at: new Date().toISOString(), disconnectedMs: outage });
+  });
+  // Availability lines when they change: a device's own status or its agent's death.
+  const shown = new Map<string, boolean>();
+  const showAvailability = (devices: string[]) => {
+    for (const d of devices) {
+      const a = availability.get(d);
+      if (shown.get(d) === a.available) continue;
+      shown.set(d, a.available);
+      print({ type: 'availability', device: d, ...a });
+    }
+  };
   client.on('message', (topic, payload, packet) => {
     for (const rec of decodeFleetMessage(topics, topic, payload)) {
-      // Retained status is the last known state, not a new message: no gap accounting.
-      if (rec.device !== undefined && rec.seq !== undefined && !packet.retain) {
-        if (!tracker.add(rec.device, rec.seq)) {
+      if (rec.type === 'agent') {
+        availability.agent(rec.agent as string, { online: Boolean(rec.online), session: Number(rec.session) });
+        print(rec);
+        showAvailability(availability.devicesOf(rec.agent as string));
+        continue;
+      }
+      if (rec.device !== undefined && rec.seq !== undefined) {
+        if (packet.retain) {
+          // Retained status is the last known state, not a new message: it only
+          // tells how far the device has got, so what was missed shows as a gap.
+          tracker.seen(rec.device, rec.seq);
+        } else if (!tracker.add(rec.device, rec.seq)) {
           print({ type: 'duplicate', device: rec.device, seq: rec.seq, of: rec.type });
           continue;
         }
       }
       print(rec);
+      if (rec.type === 'status' && !rec.historical) {
+        availability.status(rec.device!, { online: Boolean(rec.online), agentId: rec.agent as string | undefined, session: Number(rec.session ?? 0), seq: rec.seq ?? 0 });
+        showAvailability([rec.device!]);
+      }
     }
   });
+
+  // After the handlers: retained messages follow the SUBACK at once, maybe in the same read.
+  await client.subscribeAsync(subscribed, { qos: 1 });
 
   await new Promise<void>((resolve) => {
     const done = () => resolve();
@@ -55,10 +94,43 @@ async function watch(opts: WatchOptions): Promise<void> {
     process.once('SIGTERM', done);
     if (opts.duration) setTimeout(done, opts.duration * 1000);
   });
-  await client.endAsync();
+  const linkSummary = link.summary(Date.now());
+  client.removeAllListeners('close');
+  await client.endAsync(true);
   for (const r of tracker.report()) {
-    const rec = { type: 'summary', ...r };
+    const rec = { type: 'summary', ...r, missed: r.missing.reduce((n, [a, b]) => n + b - a + 1, 0) };
     await writeOut(opts.jsonl ? JSON.stringify(rec) + '\n' : humanLine(rec) + '\n');
+  }
+  const rec = { type: 'link-summary', ...linkSummary };
+  await writeOut(opts.jsonl ? JSON.stringify(rec) + '\n' : humanLine(rec) + '\n');
+}
+
+/** Times the console was cut off from the broker: what it could not see. */
+class LinkAccounting {
+  private downSince: number | undefined;
+  private outages = 0;
+  private downMs = 0;
+
+  /** Returns true when this starts an outage (MQTT.js emits close for each failed attempt too). */
+  down(now: number): boolean {
+    if (this.downSince !== undefined) return false;
+    this.downSince = now;
+    this.outages++;
+    return true;
+  }
+
+  /** Returns the outage's length when this ends one. */
+  up(now: number): number | undefined {
+    if (this.downSince === undefined) return undefined;
+    const ms = now - this.downSince;
+    this.downMs += ms;
+    this.downSince = undefined;
+    return ms;
+  }
+
+  summary(now: number): { disconnections: number; disconnectedMs: number; disconnectedAtEnd: boolean } {
+    const open = this.downSince !== undefined ? now - this.downSince : 0;
+    return { disconnections: this.outages, disconnectedMs: this.downMs + open, disconnectedAtEnd: this.downSince !== undefined };
   }
 }
 
@@ -67,7 +139,13 @@ function humanLine(r: FleetRecord): string {
     case 'fix':
       return `${r.time} ${r.device} #${r.seq}${r.historical ? ' (historical)' : ''} ${(r.lat as number).toFixed(6)},${(r.lon as number).toFixed(6)} mode ${r.mode}${r.speed !== undefined ? ` ${(r.speed as number).toFixed(1)} m/s` : ''}`;
     case 'status':
-      return `status ${r.device} #${r.seq} ${r.online ? 'online' : 'offline'} rec=${r.recording}${r.battery !== undefined ? ` battery=${r.battery}%` : ''}`;
+      return `status ${r.device} #${r.seq}${r.historical ? ' (historical)' : ''} ${r.online ? 'online' : 'offline'} rec=${r.recording}${r.battery !== undefined ? ` battery=${r.battery}%` : ''}${r.observed ? ` at ${r.observed}` : ''}`;
+    case 'availability':
+      return `availability ${r.device} ${r.available ? 'AVAILABLE' : `UNAVAILABLE (${r.reason}${r.agent ? `, agent ${r.agent}` : ''})`}`;
+    case 'link':
+      return `link ${r.state} ${r.at}${r.disconnectedMs !== undefined ? ` after ${r.disconnectedMs} ms` : ''}`;
+    case 'link-summary':
+      return `link: ${r.disconnections} disconnections, ${r.disconnectedMs} ms without the broker${r.disconnectedAtEnd ? ' (still disconnected at the end: what came since is not counted)' : ''}`;
     case 'event':
       return `event ${r.time} ${r.device} #${r.seq} ${r.event}${r.detail ? ` ${r.detail}` : ''}`;
     case 'agent':
@@ -76,7 +154,7 @@ function humanLine(r: FleetRecord): string {
       return `duplicate ${r.device} #${r.seq}`;
     case 'summary': {
       const missing = (r.missing as Array<[number, number]>).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
-      return `summary ${r.device}: ${r.received} received, ${r.duplicates} duplicates, seq ${r.lowest}..${r.highest}, missing: ${missing || 'none'}`;
+      return `summary ${r.device}: ${r.received} received, ${r.duplicates} duplicates, seq ${r.lowest}..${r.highest}, missing: ${missing ? `${r.missed} (${missing})` : 'none'}`;
     }
     default:
       return JSON.stringify(r);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { timeSeqFloor } from '../../agent/buffer/seq-floor.js';
 import type { TapTest } from '../helpers/tap-test.js';
 import type { DropNotice, MessageBuffer, MessageKind, NewMessage } from '../../agent/buffer/message-buffer.js';
 
@@ -6,9 +7,11 @@ import type { DropNotice, MessageBuffer, MessageKind, NewMessage } from '../../a
  * The contract every MessageBuffer keeps, run against each implementation
  * (after MQTT.js test/node/abstract_store.ts). `make` opens a fresh, empty
  * buffer with the given bounds and clock; the harness closes and removes it.
+ * Without `seqFloor` in opts the harness gives a floor of 0 (seqs from 1, easy
+ * to read); `seqFloor: undefined` given explicitly asks for the default.
  */
 export interface BufferMaker {
-  (opts: { maxRows?: number; maxBytes?: number; maxAgeMs?: number; now?: () => number }, t: TapTest): MessageBuffer;
+  (opts: { maxRows?: number; maxBytes?: number; maxAgeMs?: number; now?: () => number; seqFloor?: () => number }, t: TapTest): MessageBuffer;
 }
 
 const T0 = Date.UTC(2026, 10, 25, 2, 0, 0);
@@ -26,6 +29,20 @@ export function tagOf(payload: Uint8Array): number {
 }
 
 export function messageBufferContract(name: string, make: BufferMaker): void {
+  t.test(`${name}: a device with no seq history starts a new epoch above the seq floor`, async (t) => {
+    const b = make({ seqFloor: () => 70_000 }, t);
+    const stored = b.append([msg('A', 'fix', 1), msg('B', 'fix', 2), msg('A', 'fix', 3)]);
+    t.same(stored.map((s) => [s.deviceId, s.seq]), [['A', 70_001], ['B', 70_001], ['A', 70_002]]);
+  });
+
+  t.test(`${name}: by default the floor is the time floor of now`, async (t) => {
+    const before = timeSeqFloor(Date.now());
+    const b = make({ seqFloor: undefined }, t);
+    const seq = b.append([msg('A', 'fix', 1)])[0]!.seq;
+    const after = timeSeqFloor(Date.now());
+    t.ok(seq > before && seq <= after + 1, `first seq ${seq} lies just above the floor (${before}..${after})`);
+  });
+
   t.test(`${name}: append assigns ids in insertion order and per-device seqs from 1`, async (t) => {
     const b = make({}, t);
     const stored = b.append([msg('A', 'fix', 1), msg('B', 'fix', 2), msg('A', 'event', 3), msg('A', 'fix', 4)]);

@@ -4,7 +4,7 @@ import { messageBufferContract } from './message-buffer.contract.js';
 import { tempDir } from './temp-buffer.js';
 
 messageBufferContract('SqliteMessageBuffer', (opts, t) => {
-  const b = SqliteMessageBuffer.open({ path: join(tempDir(t), 'buffer.db'), syncIntervalMs: 0, ...opts });
+  const b = SqliteMessageBuffer.open({ path: join(tempDir(t), 'buffer.db'), syncIntervalMs: 0, ...('seqFloor' in opts ? {} : { seqFloor: () => 0 }), ...opts });
   t.teardown(() => b.close());
   return b;
 });

@@ -1,9 +1,10 @@
-import { existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { rmSync, existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { SqliteMessageBuffer, type BufferLog } from '../../agent/buffer/sqlite-message-buffer.js';
 import type { NewMessage } from '../../agent/buffer/message-buffer.js';
+import { timeSeqFloor, SEQ_FLOOR_PER_S } from '../../agent/buffer/seq-floor.js';
 import { tempDir } from './temp-buffer.js';
 import type { TapTest } from '../helpers/tap-test.js';
 
@@ -99,6 +100,23 @@ t.test('the database deleted (state file kept): seqs do not restart', async (t) 
   const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
   t.teardown(() => b.close());
   t.ok(b.append(fixes('CAM-1', 1))[0]!.seq > lastSeq);
+});
+
+t.test('the database and its state file both lost: a new epoch above the time floor, no seq repeats', async (t) => {
+  // The old epoch began at the floor of an hour ago and handed out 3000 seqs.
+  const hourAgo = Date.now() - 3_600_000;
+  const path = join(tempDir(t), 'buffer.db');
+  const a = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => timeSeqFloor(hourAgo) });
+  const lastSeq = a.append(fixes('CAM-1', 3000)).at(-1)!.seq;
+  a.close();
+  for (const f of [path, `${path}-wal`, `${path}-shm`, `${path}-seq.json`]) rmSync(f, { force: true });
+  const lines: string[] = [];
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, log: { ...recordingLog(), info: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`) } });
+  t.teardown(() => b.close());
+  const next = b.append(fixes('CAM-1', 1))[0]!.seq;
+  t.ok(next > lastSeq, `the new epoch's first seq ${next} is above the lost epoch's last ${lastSeq}`);
+  t.ok(next - (lastSeq - 3000) >= SEQ_FLOOR_PER_S * 3600, 'an hour of floor lies between the two epochs');
+  t.match(lines.join('\n'), /new seq epoch starts above the time floor.*CAM-1/, 'the new epoch is logged');
 });
 
 t.test('a folder that cannot be made is an error, not a move-aside', async (t) => {

@@ -1,3 +1,4 @@
+import { SeqStateFile } from '../../agent/buffer/seq-state-file.js';
 import Database from 'better-sqlite3';
 import type { PersistentRecorder } from './persistent-recorder.js';
 
@@ -31,6 +32,8 @@ export interface DeviceDelivery {
 export interface BufferCounts {
   lastSeq: Map<string, number>;
   rows: Map<string, number>;
+  /** First seq of each device's epoch (the seq state file beside the database). */
+  firstSeq: Map<string, number>;
 }
 
 /** Reads the buffer file (also while the agent has it open: WAL readers do not block the writer). */
@@ -41,7 +44,9 @@ export function readBufferCounts(dbFile: string): BufferCounts {
     for (const r of db.prepare('SELECT id, last_seq AS s FROM devices').all() as Array<{ id: string; s: number }>) lastSeq.set(r.id, r.s);
     const rows = new Map<string, number>();
     for (const r of db.prepare('SELECT d.id AS id, count(*) AS n FROM messages m JOIN devices d ON d.num = m.device GROUP BY d.id').all() as Array<{ id: string; n: number }>) rows.set(r.id, r.n);
-    return { lastSeq, rows };
+    const firstSeq = new Map<string, number>();
+    for (const [id, e] of Object.entries(new SeqStateFile(`${dbFile}-seq.json`).read()?.epochs ?? {})) firstSeq.set(id, e.firstSeq);
+    return { lastSeq, rows, firstSeq };
   } finally {
     db.close();
   }
@@ -80,8 +85,9 @@ export function accountDelivery(recorder: FleetRecorder, counts: BufferCounts, d
   }
   return devices.map((device) => {
     const produced = counts.lastSeq.get(device) ?? 0;
-    const from = firstSeq.get(device) ?? 1;
     const seen = byDevice.get(device) ?? new Map<number, string>();
+    // The epoch's first seq; without a record of it, the lowest received (never a loop from 1 to a floor of billions).
+    const from = firstSeq.get(device) ?? counts.firstSeq.get(device) ?? (seen.size > 0 ? Math.min(...seen.keys()) : 1);
     const lostSeqs: number[] = [];
     let delivered = 0;
     for (let s = from; s <= produced; s++) {

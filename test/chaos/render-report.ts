@@ -99,6 +99,18 @@ export function render(): string {
     out.push(`\n### Audit log rewritten\n\n${n(ar.commands)} signed commands gave ${n(ar.entries)} audit entries; \`bwc-console audit-anchors\` kept ${n(ar.anchorsCollected)} signed anchors. With the agent stopped, each attack below was made and the chain and its head file rebuilt.\n\n` + table(['attack', 'entries left', '`audit verify`', '`audit verify --anchors`', 'first problem named'], (ar.attacks as R[]).map((x) => [x.attack, x.entriesLeft, x.verifyAlone, x.verifyWithAnchors, x.firstProblem])) +
       `\n\nAn entry edited without rebuilding, then the agent started: logged as an error **${b.errorLogged}**, reported on /healthz **${b.reportedOnHealthz}** (${n(b.setAsideEntries)} entries set aside: ${b.problem ?? '—'}), the next anchor announced the restart **${b.anchorAnnouncedRestart}**, the new chain matches the anchors **${b.newChainMatchesAnchors}**. Crashes: **${ar.crashes}**.`);
   }
+  const w = load('state-on-the-wire');
+  if (w) {
+    out.push(`\n### State on the wire\n\n${w.cameras} cameras, keepalive ${w.keepaliveS} s.\n\n` + table(['fault', 'figure'], [
+      ['recording transitions (pre-record / recording / off)', `${w.recordingTransitions} transitions, ${w.recordingEvents} events; fixes published twice under two seqs: **${w.fixesPublishedTwice}**`],
+      ['Status counters', (w.counters as R[]).map((c) => `${c.device} fixes_in ${c.fixesIn} (≥ ${c.fixesDeliveredUpToStatus} delivered from before it)`).join('; ')],
+      ['broker outage', `${n(w.outageMs)} ms, ${w.failedConnectAttempts} failed connect attempts; session ${w.sessionBefore} → **${w.sessionAfter}**`],
+      ['backlog statuses', `${w.backlogStatusesOnHist} went to status/hist; retained status behind the newest: **${w.retainedStatusBehindNewest}**; live status seq going back: ${w.liveStatusSeqGoingBack}`],
+      ['agent SIGKILLed', `every camera unavailable to a new subscriber from retained data after **${n(w.allUnavailableAfterKillMs)} ms** (limit 1.5 × keepalive = ${n(w.limitMs)} ms); their own retained statuses still said online: ${w.ownStatusStillOnline}`],
+      ['data folder wiped', `${(w.seqEpoch as R[]).map((e) => `${e.device} ${n(e.maxSeqBefore)} → ${n(e.firstSeqAfterWipe)}`).join('; ')}; seqs repeated: **${w.seqsRepeated}**`],
+      ['crashes', w.crashes],
+    ]));
+  }
   const s = load('security');
   if (s) {
     out.push(`\n### Security\n\n` + table(['check', 'result'], (s.checks as R[]).map((x) => [x.check, x.result])));

@@ -4,11 +4,16 @@ import pino from 'pino';
 import { MqttSession, type SessionUp } from '../../agent/mqtt/mqtt-session.js';
 import { startEmbeddedBroker } from '../../agent/embedded-broker.js';
 import { TestMosquitto, freePort } from '../helpers/mosquitto.js';
+import { join } from 'node:path';
+import { SessionCounter } from '../../agent/session-counter.js';
+import { tempDir } from '../buffer/temp-buffer.js';
+import type { TapTest } from '../helpers/tap-test.js';
 
 const quiet = pino({ level: 'silent' });
 
-function makeSession(brokers: string[], clientId: string) {
-  let n = 0;
+/** A session numbered by the agent's real counter file, in a fresh folder. */
+function makeSession(brokers: string[], clientId: string, t: TapTest) {
+  const counter = new SessionCounter(join(tempDir(t, 'bwc-session-'), 'session'));
   const session = new MqttSession({
     brokers,
     clientId,
@@ -16,7 +21,8 @@ function makeSession(brokers: string[], clientId: string) {
     connectTimeoutMs: 3000,
     protocolVersion: 5,
     reconnect: { minMs: 50, maxMs: 400, factor: 2 },
-    nextSession: () => ++n,
+    nextSession: () => counter.upcoming,
+    sessionEstablished: (n) => counter.established(n),
     will: (s) => ({ topic: `test/${clientId}/state`, payload: Buffer.from(`offline ${s}`) }),
     log: quiet,
   });
@@ -48,7 +54,7 @@ async function retainedOf(url: string, topic: string, want: string): Promise<str
 t.test('each connection gets a new session number; the will carries it when the link breaks', async (t) => {
   const broker = await TestMosquitto.start();
   t.teardown(() => broker.stop());
-  const session = makeSession([broker.url], 'will-test');
+  const session = makeSession([broker.url], 'will-test', t);
   t.teardown(() => session.stop());
   const up1 = nextUp(session);
   session.start();
@@ -66,12 +72,13 @@ t.test('each connection gets a new session number; the will carries it when the 
 t.test('falls back to MQTT 3.1.1 when the broker refuses 5 (embedded aedes)', async (t) => {
   const broker = await startEmbeddedBroker();
   t.teardown(() => broker.close());
-  const session = makeSession([broker.url], 'fallback-test');
+  const session = makeSession([broker.url], 'fallback-test', t);
   t.teardown(() => session.stop());
   const up = nextUp(session);
   session.start();
   const info = await up;
   t.equal(info.protocolVersion, 4);
+  t.equal(info.session, 1, 'the refused MQTT 5 attempt did not use a session number up');
   await session.publish('test/x', Buffer.from('hello'), { qos: 1 });
   t.pass('a QoS 1 publish is acknowledged over 3.1.1');
 });
@@ -80,11 +87,12 @@ t.test('tries the next broker of the list when one is down, and comes back after
   const deadPort = await freePort();
   const broker = await TestMosquitto.start();
   t.teardown(() => broker.stop());
-  const session = makeSession([`mqtt://127.0.0.1:${deadPort}`, broker.url], 'list-test');
+  const session = makeSession([`mqtt://127.0.0.1:${deadPort}`, broker.url], 'list-test', t);
   t.teardown(() => session.stop());
   const up = nextUp(session);
   session.start();
   t.equal((await up).broker, broker.url, 'connected to the second broker');
+  t.equal((await up).session, 1, 'the failed attempt on the dead broker did not count');
 
   const down = new Promise<string>((resolve) => session.once('down', resolve));
   await broker.stop();
@@ -92,8 +100,10 @@ t.test('tries the next broker of the list when one is down, and comes back after
   t.notOk(session.connected);
   await t.rejects(session.publish('test/y', Buffer.from('x'), { qos: 1 }), /not connected/);
   const again = nextUp(session);
+  // Several attempts fail (both brokers down) before the restart.
+  await new Promise((r) => setTimeout(r, 1500));
   await broker.restart();
   const info = await again;
   t.equal(info.broker, broker.url);
-  t.ok(info.session >= 2);
+  t.equal(info.session, 2, 'one outage with many failed attempts: the next established session is 2');
 });

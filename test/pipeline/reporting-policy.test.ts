@@ -124,11 +124,15 @@ t.test('an immediate request reports the next fix and hands back the last known 
   t.equal(p.requestImmediate('query'), undefined, 'nothing known yet');
   t.same(reportedAt(p, fixes.slice(0, 20)), [0]);
   t.same(p.requestImmediate('sos'), fixes[19], 'the last known fix, to send right away');
+  t.equal(p.requestImmediate('recording'), undefined, 'not handed out twice');
   t.same(p.lastKnown, fixes[19]);
   t.same(reportedAt(p, fixes.slice(20, 90)), [20, 80], 'the next fix at once, then the heartbeat counts from it');
   t.equal(p.offer(fixes[90]!, { recording: false }), false);
-  p.requestImmediate('recording');
+  t.same(p.requestImmediate('recording'), fixes[90], 'an unreported last fix is handed out');
   t.equal(p.offer(fixes[91]!, { recording: false }), true);
+  t.equal(p.lastReason, 'immediate');
+  t.equal(p.requestImmediate('recording'), undefined, 'a last fix that was reported is not handed out again (one fix, one seq)');
+  t.equal(p.offer(fixes[92]!, { recording: false }), true, 'the next fix still goes at once');
   t.equal(p.lastReason, 'immediate');
 });
 

@@ -68,6 +68,22 @@ export const MESSAGE_CASES: MessageCase[] = [
     },
   },
   {
+    // Observation time and holding agent (v1 additions): availability is online AND agent GW-0001's state.
+    name: 'status-observed',
+    type: 'Status',
+    header: H(3_100_000_001),
+    body: {
+      recording: 'RECORDING_STATE_RECORDING',
+      charging: false,
+      clocks: { gnssTimeValid: true },
+      gnss: { mode: 3, hdopX10: 9, lastFixAgeMs: 300 },
+      counters: { fixesIn: 59, fixesDroppedInvalid: 2, nmeaRejected: 1 },
+      online: true,
+      timeMs: 1795572749980,
+      agentId: 'GW-0001',
+    },
+  },
+  {
     name: 'event-sos',
     type: 'Event',
     header: H(1235),

@@ -15,7 +15,7 @@ function fixAt(i: number, dev: number): Fix {
 /** A real buffer file as the agent leaves it: 10 fixes of CAM-1, 5 of CAM-2, an event. */
 function makeBuffer(dir: string): string {
   const path = join(dir, 'data', 'buffer.db');
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   b.append(Array.from({ length: 10 }, (_, i) => ({ deviceId: 'CAM-1', kind: 'fix' as const, timeMs: fixAt(i, 0).timeMs, payload: encodeFixPayload(fixAt(i, 0)) })));
   b.append(Array.from({ length: 5 }, (_, i) => ({ deviceId: 'CAM-2', kind: 'fix' as const, timeMs: fixAt(i, 1).timeMs, payload: encodeFixPayload(fixAt(i, 1)) })));
   b.append([{ deviceId: 'CAM-1', kind: 'event', timeMs: T0 + 3000, payload: Buffer.from([1, 2, 3]) }]);

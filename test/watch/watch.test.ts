@@ -21,17 +21,21 @@ t.test('seq tracker: duplicates at once, gaps as missing ranges, out-of-order ba
 t.test('watch --jsonl decodes every kind of message and reports duplicates and gaps', { timeout: 60_000 }, async (t) => {
   const broker = await TestMosquitto.start();
   t.teardown(() => broker.stop());
-  const child = spawn(process.execPath, [consoleCli, 'watch', '--broker', broker.url, '--jsonl', '--duration', '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [consoleCli, 'watch', '--broker', broker.url, '--jsonl', '--duration', '8'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
 
-  // Give watch time to subscribe, then publish as an agent would.
-  await new Promise((r) => setTimeout(r, 1500));
+  // A retained agent state reaches watch whenever its subscription lands: then publish as an agent would.
   const topics = new Topics();
   const pub = await mqtt.connectAsync(broker.url);
+  await pub.publishAsync(topics.agent('gw-0', 'state'), Buffer.from(encodeMessage('AgentState', { deviceId: 'gw-0', seq: 1, session: 1, sentMs: Date.UTC(2026, 10, 25, 3, 0, 0) }, { online: true, session: 1 })), { qos: 1, retain: true });
+  for (const deadline = Date.now() + 30_000; !out.includes('"agent":"gw-0"'); ) {
+    if (Date.now() > deadline) throw new Error(`watch never showed the retained agent state: ${out} ${err} (broker ${broker.url})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const header = (seq: number) => ({ deviceId: 'BWC-0007', seq, session: 3, sentMs: Date.UTC(2026, 10, 25, 3, 0, 10) });
   const fix = (s: number) => ({ timeMs: Date.UTC(2026, 10, 25, 3, 0, s), lat: 30.04 + s * 1e-5, lon: 121.15, mode: 3 as const, speed: 1.4 });
   await pub.publishAsync(topics.device('BWC-0007', 'track'), Buffer.from(encodeTrackBatch({ header: header(1), historical: false, fixes: [fix(1)], seqs: [1] })), { qos: 1 });
@@ -51,7 +55,7 @@ t.test('watch --jsonl decodes every kind of message and reports duplicates and g
   t.match(lines.find((l) => l.type === 'duplicate'), { device: 'BWC-0007', seq: 3 });
   t.match(lines.find((l) => l.type === 'event'), { device: 'BWC-0007', seq: 6, event: 'sos' });
   t.match(lines.find((l) => l.type === 'status'), { device: 'BWC-0007', recording: 'recording', battery: 80, online: true });
-  t.match(lines.find((l) => l.type === 'agent'), { agent: 'gw-1', online: false, session: 3 });
+  t.match(lines.find((l) => l.type === 'agent' && l.agent === 'gw-1'), { agent: 'gw-1', online: false, session: 3 });
   t.match(lines.find((l) => l.type === 'error'), { topic: 'bwc/v1/dev/BWC-0007/event' }, 'an undecodable message is reported, not fatal');
   t.match(lines.find((l) => l.type === 'summary'), { device: 'BWC-0007', received: 6, duplicates: 1, missing: [[4, 5]], lowest: 1, highest: 7 });
 });
