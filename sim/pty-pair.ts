@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 
 /**
  * Two real pseudo-terminals wired back to back by socat: what one side

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 import type { Fix } from '../protocol/fix.js';
 import { SimCamera } from './camera/sim-camera.js';
 import { isGnssFault, type GnssFault } from './faults/gnss-faults.js';

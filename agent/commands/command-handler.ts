@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { encodeBody } from '../../protocol/codec.js';
-import { BwcError, describeError, isBwcError } from '../../protocol/errors.js';
+import { BwcError, describeError, isBwcError } from '../../common/errors.js';
 import type { CommandVerifier, VerifiedCommand } from './command-verifier.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRuntime } from '../device-runtime.js';

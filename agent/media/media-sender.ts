@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodeMessage } from '../../protocol/codec.js';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 import type { MqttSession } from '../mqtt/mqtt-session.js';
 import { TokenBucket } from './token-bucket.js';

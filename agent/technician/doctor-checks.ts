@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { loadConfig, maskUrlPassword, type LoadedConfig } from '../../config/load-config.js';
 import { parsePortSpec } from '../../drivers/transport/index.js';
 import { CONSTELLATIONS } from '../../drivers/nmea/types.js';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 import { identifyCamera } from './camera-link.js';
 import { sampleNmea, type NmeaSample } from './nmea-sample.js';
 import { brokerCredentials, probeTls, tryMqttConnect, type BrokerCredentials } from './broker-probe.js';

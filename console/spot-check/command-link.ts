@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { keyFingerprint } from '../../agent/commands/command-keys.js';
+import { keyFingerprint } from '../../common/command-keys.js';
 import { decodeMessage } from '../../protocol/codec.js';
 import { signCommand, newCommandId, type CommandRole } from '../../protocol/command-signing.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 
 export interface ReplyMessage {

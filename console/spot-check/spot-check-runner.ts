@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BwcError, describeError, isBwcError } from '../../protocol/errors.js';
+import { BwcError, describeError, isBwcError } from '../../common/errors.js';
 import { CommandRefused, type CommandLink, type CommandRequest, type MediaChunkMessage, type RecordingManifestMessage } from './command-link.js';
 import { FileAssembler, ObjectAssembler, type AssembledObject } from './media-assembly.js';
 import type { Progress } from './progress.js';

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../../config/load-config.js';
-import { createLogger } from '../../log.js';
+import { createLogger } from '../../../common/log.js';
 import { Agent } from '../../agent.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../embedded-broker.js';
 import { Simulator } from '../../../sim/simulator.js';
-import { intOption, UsageError, writeOut } from '../cli-kit.js';
+import { intOption, UsageError, writeOut } from '../../../common/cli-kit.js';
 import { DemoBoard } from '../demo-board.js';
-import { keyFingerprint, readPublicKey } from '../../commands/command-keys.js';
+import { keyFingerprint, readPublicKey } from '../../../common/command-keys.js';
 
 interface DemoOptions {
   broker?: string;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../../config/load-config.js';
-import { createLogger } from '../../log.js';
+import { createLogger } from '../../../common/log.js';
 import { AgentSupervisor } from '../../technician/agent-supervisor.js';
 
 export function registerRunCommand(program: Command): void {

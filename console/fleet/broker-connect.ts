@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { BwcError, describeError } from '../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 
 /**
  * Connects a console to the broker: MQTT 5 first (shared subscriptions need

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { AGENT_VERSION } from '../agent/version.js';
-import { runProgram } from '../agent/cli/cli-kit.js';
+import { AGENT_VERSION } from '../../common/version.js';
+import { runProgram } from '../../common/cli-kit.js';
 import { registerWatchCommand } from './commands/watch.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerSpotCheckCommand } from './commands/spot-check.js';

@@ -1,17 +1,17 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readPrivateKey } from '../../agent/commands/command-keys.js';
-import { intOption, UsageError, writeOut } from '../../agent/cli/cli-kit.js';
-import { BwcError } from '../../protocol/errors.js';
-import { checkTopicId, DEFAULT_PREFIX, Topics } from '../../protocol/topics.js';
-import type { CommandRole } from '../../protocol/command-signing.js';
-import { connectConsole } from '../broker-connect.js';
-import { CommandLink } from '../spot-check/command-link.js';
-import { pickRandom, readFleetStatus, type DeviceStatus } from '../spot-check/fleet-status.js';
-import { Progress } from '../spot-check/progress.js';
-import { runSpotCheck, type SpotKind, type SpotResult } from '../spot-check/spot-check-runner.js';
-import { resultsJson, resultsTable } from '../spot-check/summary.js';
+import { readPrivateKey } from '../../../common/command-keys.js';
+import { intOption, UsageError, writeOut } from '../../../common/cli-kit.js';
+import { BwcError } from '../../../common/errors.js';
+import { checkTopicId, DEFAULT_PREFIX, Topics } from '../../../protocol/topics.js';
+import type { CommandRole } from '../../../protocol/command-signing.js';
+import { connectConsole } from '../../fleet/broker-connect.js';
+import { CommandLink } from '../../spot-check/command-link.js';
+import { pickRandom, readFleetStatus, type DeviceStatus } from '../../spot-check/fleet-status.js';
+import { Progress } from '../../spot-check/progress.js';
+import { runSpotCheck, type SpotKind, type SpotResult } from '../../spot-check/spot-check-runner.js';
+import { resultsJson, resultsTable } from '../../spot-check/summary.js';
 
 interface SpotCheckOptions {
   broker: string;
