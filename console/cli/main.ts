@@ -4,15 +4,19 @@ import { runProgram } from '../../common/cli-kit.js';
 import { registerWatchCommand } from './commands/watch.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerSpotCheckCommand } from './commands/spot-check.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerUserCommands } from './commands/user.js';
 
 /** `bwc-console`: the supervisor's tooling at the command centre. */
 export function buildConsoleProgram(): Command {
   const program = new Command('bwc-console')
-    .description('Command-centre tooling: watch the fleet, generate keys, run spot checks')
+    .description('Command-centre tooling: watch the fleet, generate keys, run spot checks, serve the web console')
     .version(AGENT_VERSION);
   registerWatchCommand(program);
   registerKeysCommands(program);
   registerSpotCheckCommand(program);
+  registerServeCommand(program);
+  registerUserCommands(program);
   return program;
 }
 
