@@ -41,6 +41,11 @@ export interface MediaChunkMessage {
   frame: number;
   timeMs: number;
   objectId: string;
+  keyframe?: boolean;
+  codec?: string;
+  ptsUs?: number;
+  width?: number;
+  height?: number;
 }
 
 /** A command refused by the agent (REJECTED) or that failed there (FAILED). */
@@ -159,6 +164,9 @@ export class CommandLink {
           requestId: String(m.requestId), index: Number(m.index ?? 0), offset: Number(m.offset ?? 0), last: Boolean(m.last),
           contentType: String(m.contentType ?? ''), data: m.data ?? new Uint8Array(0), ...(m.sha256 && m.sha256.length ? { sha256: m.sha256 } : {}),
           totalSize: Number(m.totalSize ?? 0), frame: Number(m.frame ?? 0), timeMs: Number(m.timeMs ?? 0), objectId: String(m.objectId ?? ''),
+          // Live H.264 access units carry these (protocol/README.md, "Live video"); absent on JPEG frames.
+          ...(m.keyframe !== undefined ? { keyframe: Boolean(m.keyframe) } : {}), ...(m.codec ? { codec: String(m.codec) } : {}),
+          ...(m.ptsUs !== undefined ? { ptsUs: Number(m.ptsUs) } : {}), ...(m.width ? { width: Number(m.width), height: Number(m.height ?? 0) } : {}),
         } satisfies MediaChunkMessage);
       }
     } catch (err) {

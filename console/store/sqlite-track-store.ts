@@ -45,7 +45,7 @@ export class SqliteTrackStore implements TrackStore {
       CREATE TABLE IF NOT EXISTS latest (
         device TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, lat REAL NOT NULL, lon REAL NOT NULL,
         seq INTEGER, alt REAL, speed REAL, course REAL, hdop REAL, sats INTEGER, historical INTEGER NOT NULL DEFAULT 0);`);
-    const values = '(@device, @timeMs, @lat, @lon, @seq, @alt, @speed, @course, @hdop, @sats, @historical)';
+    const values = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
     this.insertFix = this.db.prepare(`INSERT OR IGNORE INTO fixes (${COLUMNS}) VALUES ${values}`);
     // The WHERE makes the latest position move only forward in time.
     this.upsertLatest = this.db.prepare(`INSERT INTO latest (${COLUMNS}) VALUES ${values}
@@ -53,8 +53,8 @@ export class SqliteTrackStore implements TrackStore {
         alt = excluded.alt, speed = excluded.speed, course = excluded.course, hdop = excluded.hdop, sats = excluded.sats, historical = excluded.historical
       WHERE excluded.time_ms > latest.time_ms`);
     this.insertBatch = this.db.transaction((fixes: StoredFix[]) => {
-      for (const f of fixes) this.insertFix.run(params(f));
-      for (const f of newestPerDevice(fixes)) this.upsertLatest.run(params(f));
+      for (const f of fixes) this.insertFix.run(...params(f));
+      for (const f of newestPerDevice(fixes)) this.upsertLatest.run(...params(f));
     });
   }
 
@@ -78,9 +78,6 @@ export class SqliteTrackStore implements TrackStore {
   }
 }
 
-function params(f: StoredFix): Record<string, unknown> {
-  return {
-    device: f.device, timeMs: f.timeMs, lat: f.lat, lon: f.lon, seq: f.seq ?? null, alt: f.alt ?? null, speed: f.speed ?? null,
-    course: f.course ?? null, hdop: f.hdop ?? null, sats: f.sats ?? null, historical: f.historical ? 1 : 0,
-  };
+function params(f: StoredFix): unknown[] {
+  return [f.device, f.timeMs, f.lat, f.lon, f.seq ?? null, f.alt ?? null, f.speed ?? null, f.course ?? null, f.hdop ?? null, f.sats ?? null, f.historical ? 1 : 0];
 }

@@ -35,6 +35,8 @@ export interface RigOptions {
   extraDevices?: Array<{ id: string; gnss: string }>;
   liveKeepaliveS?: number;
   seed?: number;
+  /** How long to wait for every camera's first recording status (default 90 s). */
+  readyTimeoutMs?: number;
 }
 
 export interface PremadeClip {
@@ -130,7 +132,7 @@ export class SpotRig {
     // Ready when every camera's control channel is up and it is recording, as its retained status says.
     await recorder.waitFor(
       () => sim.devices.every((d) => recorder.records.some((r) => r.type === 'status' && r.device === d && r.recording === 'recording' && r.officer !== undefined)),
-      90_000,
+      o.readyTimeoutMs ?? 90_000,
       'a recording status with an officer from every camera',
     );
     return rig;

@@ -12,6 +12,7 @@ import { Simulator } from '../../../sim/simulator.js';
 import { intOption, UsageError, writeOut } from '../../../common/cli-kit.js';
 import { DemoBoard } from '../demo-board.js';
 import { keyFingerprint, readPublicKey } from '../../../common/command-keys.js';
+import { prepareDemoConsole } from '../../../console/server/demo-console.js';
 
 interface DemoOptions {
   broker?: string;
@@ -22,6 +23,8 @@ interface DemoOptions {
   trust: string[];
   rate: number;
   seed: number;
+  console: boolean;
+  consoleListen: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -36,6 +39,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--trust <file.pub:role>', 'accept commands signed by this public key with this role (supervisor, technician, platform); repeatable', collect, [])
     .option('--rate <hz>', 'GNSS rate of the simulated cameras: 1, 5 or 10', intOption('--rate', 1, 10), 1)
     .option('--seed <n>', 'seed of the simulation', intOption('--seed', 0), 1)
+    .option('--no-console', 'do not start the web console (bwc-console serve) beside the cameras')
+    .option('--console-listen <host:port>', 'where the web console listens (a free port when this one is taken)', '127.0.0.1:8080')
     .action(async (opts: DemoOptions) => demo(opts));
 }
 
@@ -77,6 +82,9 @@ async function demo(opts: DemoOptions): Promise<void> {
     seed: opts.seed,
   });
   const ports = await sim.start();
+  // The command centre's screen beside the cameras, trusted by the agent for spot checks.
+  const demoConsole = opts.console ? await prepareDemoConsole(join(dataDir, 'console')) : undefined;
+  if (demoConsole) trusted.push(demoConsole.trust);
 
   const configFile = join(dataDir, 'demo-agent.yaml');
   writeFileSync(
@@ -103,6 +111,11 @@ async function demo(opts: DemoOptions): Promise<void> {
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
       `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n`,
   );
+  if (demoConsole) {
+    const [host, port] = [opts.consoleListen.replace(/:\d+$/, ''), Number(/:(\d+)$/.exec(opts.consoleListen)?.[1] ?? NaN)];
+    if (!host || !Number.isInteger(port)) throw new UsageError(`--console-listen takes HOST:PORT, got ${JSON.stringify(opts.consoleListen)}`);
+    process.stdout.write(`console: ${await demoConsole.start(brokerUrl, host, port)} (log in as ${demoConsole.user} / ${demoConsole.password})\n`);
+  }
   board.start();
 
   await new Promise<void>((done) => {
@@ -116,6 +129,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   const emitted = sim.emitted();
   // Let the last fixes read from the ports reach the broker before stopping.
   await new Promise((r) => setTimeout(r, 500));
+  await demoConsole?.stop();
   await agent.stop('demo finished');
   await sim.stop();
   await embedded?.close();
