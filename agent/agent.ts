@@ -130,6 +130,7 @@ export class Agent {
       audit: this.audit,
       media,
       device: (id) => this.devices.get(id),
+      ffmpegPath: cfg.liveFeed.ffmpeg,
       videoSource: (id, camera) => openVideoSource(id, cfg.devices.find((x) => x.id === id) ?? {}, camera, cfg.liveFeed.ffmpeg, cfg.liveFeed.transcodeMaxKbps),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
       liveFeed: cfg.liveFeed,

@@ -14,6 +14,7 @@ import { applyConfigUpdate } from './config-update.js';
 import type { AccessUnit, VideoSource, VideoStream } from '../../drivers/video/video-source.js';
 import type { CameraDriver } from '../../drivers/camera/camera-driver.js';
 import { runLiveVideo } from './live-video-job.js';
+import { keyframeSnapshot } from '../../drivers/video/keyframe-snapshot.js';
 
 export type ReplyStatus = 'ACCEPTED' | 'REJECTED' | 'DONE' | 'FAILED' | 'PROGRESS';
 
@@ -29,6 +30,8 @@ export interface CommandHandlerOptions {
   footage: FootageAccess;
   /** The device's live video source (its config `video`, else its camera's control channel); undefined: JPEG frames only. */
   videoSource?: (deviceId: string, camera: CameraDriver | undefined) => VideoSource | undefined;
+  /** ffmpeg for decoding a keyframe into a snapshot. */
+  ffmpegPath?: string;
   log: Logger;
 }
 
@@ -174,10 +177,25 @@ export class CommandHandler {
   }
 
   private async snapshot(c: VerifiedCommand, done: (r: Record<string, unknown>) => void): Promise<string> {
-    const jpeg = await this.camera(c).snapshot({ quality: Number(c.args.quality) || undefined });
+    const jpeg = await this.snapshotJpeg(c);
     const r = await this.o.media.send({ deviceId: c.deviceId, requestId: c.commandId, objectId: 'snapshot', contentType: 'image/jpeg', totalSize: jpeg.length, read: async (o, l) => jpeg.subarray(o, o + l), timeMs: Date.now() });
     done({ media: { requestId: c.commandId, bytes: r.bytes, chunks: r.chunks, sha256: r.sha256, frames: 1 } });
     return `snapshot ${r.bytes} bytes sha256 ${r.sha256.toString('hex')}`;
+  }
+
+  /** A camera with video: its keyframe decoded (the picture a live feed shows); else the camera's own JPEG. */
+  private async snapshotJpeg(c: VerifiedCommand): Promise<Buffer> {
+    const quality = Number(c.args.quality) || undefined;
+    const d = this.device(c);
+    const source = this.o.videoSource?.(c.deviceId, d.camera);
+    if (source) {
+      try {
+        return (await keyframeSnapshot(source, { ...(quality ? { quality } : {}), ...(this.o.ffmpegPath ? { ffmpegPath: this.o.ffmpegPath } : {}) })).jpeg;
+      } catch (err) {
+        if (!(isBwcError(err) && (err.code === 'CAMERA_UNSUPPORTED' || err.code === 'NOT_SUPPORTED'))) throw err;
+      }
+    }
+    return this.camera(c).snapshot({ ...(quality ? { quality } : {}) });
   }
 
   private async liveFeed(c: VerifiedCommand, done: (r: Record<string, unknown>, reason?: string) => void): Promise<string> {
