@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { openVideoSource } from '../drivers/video/open-video-source.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.js';
@@ -129,6 +130,8 @@ export class Agent {
       audit: this.audit,
       media,
       device: (id) => this.devices.get(id),
+      ffmpegPath: cfg.liveFeed.ffmpeg,
+      videoSource: (id, camera) => openVideoSource(id, cfg.devices.find((x) => x.id === id) ?? {}, camera, cfg.liveFeed.ffmpeg, cfg.liveFeed.transcodeMaxKbps),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
       liveFeed: cfg.liveFeed,
       footage: new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' })),

@@ -73,6 +73,11 @@ export class MediaSender {
     this.bucket = new TokenBucket((o.maxKbps * 1000) / 8, Math.max(this.chunkBytes, (o.maxKbps * 1000) / 8 / 4));
   }
 
+  /** The session, topics and track check, for live video (which publishes its own chunks at QoS 0). */
+  get link(): Pick<MediaSenderOptions, 'session' | 'topics' | 'tracksWaiting'> {
+    return this.o;
+  }
+
   /** For live frames: whether a frame of n bytes fits in the bandwidth budget now (else drop it). */
   frameFits(n: number): boolean {
     return this.bucket.tryTake(n);

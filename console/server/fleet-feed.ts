@@ -48,10 +48,9 @@ export class FleetFeed {
     const t = this.o.topics;
     const client = await connectConsole(this.o.broker, {
       clientId: this.o.clientId, clean: false, reconnectPeriod: 1000, properties: { sessionExpiryInterval: 7 * 24 * 3600 },
-    });
+    }, 10_000, (c) => c.on('message', (topic, payload) => this.onMessage(topic, payload)));
     this.client = client;
     client.on('error', (err) => this.o.warn?.(`broker: ${describeError(err)}`));
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
     const share = (f: string) => (this.o.group ? t.shared(this.o.group, f) : f);
     await client.subscribeAsync({
       [share(t.allDevices('track'))]: { qos: 1 },

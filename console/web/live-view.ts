@@ -95,6 +95,7 @@ export class LivePlayer {
       });
       this.decoder.configure({ codec: h.codec, optimizeForLatency: true });
       this.codec = h.codec;
+      this.video.dataset.codec = h.codec;
     }
     if (!this.decoder || this.decoder.state !== 'configured') return;
     this.waitKey = false;

@@ -69,6 +69,25 @@ export interface LiveFrame {
   index: number;
 }
 
+/** One H.264 access unit of a camera's live video (reference protocol LIVE_START with FORMAT 1). */
+export interface LiveVideoFrame {
+  /** Annex B */
+  data: Buffer;
+  keyframe: boolean;
+  ptsUs: number;
+  /** capture time on the camera clock */
+  timeMs: number;
+  index: number;
+}
+
+export interface LiveVideoOptions {
+  fps: number;
+  /** kbit/s; 0: the camera's default */
+  kbps: number;
+  width?: number;
+  height?: number;
+}
+
 export type OfficerAlert = 'beep' | 'vibrate' | 'led';
 export const OFFICER_ALERTS: readonly OfficerAlert[] = ['beep', 'vibrate', 'led'];
 
@@ -90,6 +109,14 @@ export interface CameraDriver extends FootageSource {
   /** Frames go to `onFrame` until stopLive() or close(). */
   startLive(opts: { fps: number; quality: number }, onFrame: (f: LiveFrame) => void): Promise<void>;
   stopLive(): Promise<void>;
+  /**
+   * Live H.264 until stopLive() or close(); `onEnd` is told when the camera
+   * ends it (its encoder failed). Cameras without video refuse with
+   * CAMERA_UNSUPPORTED (then JPEG frames through startLive are what they give).
+   */
+  startVideo?(opts: LiveVideoOptions, onFrame: (f: LiveVideoFrame) => void, onEnd: (reason: string) => void): Promise<void>;
+  /** Asks for an IDR now (live video). */
+  requestKeyframe?(): Promise<void>;
   /** Recordings overlapping the range (either bound optional). */
   listRecordings(range?: { fromMs?: number; toMs?: number }): Promise<RecordingInfo[]>;
   /** Up to `length` bytes from `offset`; shorter only at the end of the recording. */

@@ -27,6 +27,8 @@ export const Msg = {
   READ_CLIP: 0x0a,
   NOTIFY_OFFICER: 0x0b,
   WRITE_SETTINGS: 0x0c,
+  /** Live H.264: make an IDR now. */
+  LIVE_KEYFRAME: 0x0d,
   // notifications, camera → host
   N_RECORDING: 0x40,
   N_SOS: 0x41,
@@ -34,11 +36,13 @@ export const Msg = {
   N_BATTERY: 0x43,
   N_STORAGE: 0x44,
   N_LIVE_FRAME: 0x45,
+  /** The live stream ended on the camera's side (its encoder failed): ERROR_MESSAGE says why. */
+  N_LIVE_END: 0x46,
 } as const;
 
 export const REQUEST_NAMES: Record<number, string> = {
   0x01: 'identify', 0x02: 'status', 0x03: 'clock read', 0x04: 'clock set', 0x05: 'bind officer', 0x06: 'snapshot',
-  0x07: 'live start', 0x08: 'live stop', 0x09: 'recording list', 0x0a: 'clip read', 0x0b: 'notify officer', 0x0c: 'write settings',
+  0x07: 'live start', 0x08: 'live stop', 0x09: 'recording list', 0x0a: 'clip read', 0x0b: 'notify officer', 0x0c: 'write settings', 0x0d: 'live keyframe',
 };
 
 /** Field tags: one namespace for all messages. */
@@ -46,6 +50,8 @@ export const Tag = {
   SERIAL: 1, MODEL: 2, FIRMWARE: 3, OFFICER_NUMBER: 4, OFFICER_NAME: 5, UNIT_NUMBER: 6, UNIT_NAME: 7,
   RECORDING: 10, BATTERY: 11, CHARGING: 12, STORAGE_TOTAL: 13, STORAGE_FREE: 14, CLOCK: 15,
   QUALITY: 20, FPS: 21, JPEG: 22, INDEX: 23, TIME: 24,
+  /** live video: FORMAT 1 = H.264 in LIVE_START; frames carry H264 (one access unit, Annex B), KEYFRAME and PTS (µs). */
+  FORMAT: 25, BITRATE: 26, WIDTH: 27, HEIGHT: 28, H264: 29, KEYFRAME: 30, PTS: 31,
   FROM: 30, TO: 31, RECORDING_ENTRY: 32, ID: 33, START: 34, END: 35, SIZE: 36, SHA256: 37, TRIGGER: 38, CONTENT_TYPE: 39,
   OFFSET: 40, LENGTH: 41, DATA: 42,
   ALERT: 50, DURATION: 51,
@@ -192,6 +198,25 @@ export function writeLiveFrame(w: TlvWriter, f: LiveFrame): TlvWriter {
 }
 export function readLiveFrame(r: TlvReader): LiveFrame {
   return { index: r.u32(Tag.INDEX, 'index'), timeMs: r.i64(Tag.TIME, 'time'), jpeg: r.bytes(Tag.JPEG, 'jpeg') };
+}
+
+// live video ----------------------------------------------------------------
+export const LIVE_FORMAT_H264 = 1;
+
+export interface LiveVideoUnit {
+  index: number;
+  /** capture time on the camera clock, ms */
+  timeMs: number;
+  ptsUs: number;
+  keyframe: boolean;
+  /** one access unit, Annex B */
+  data: Buffer;
+}
+export function writeLiveVideoUnit(w: TlvWriter, u: LiveVideoUnit): TlvWriter {
+  return w.u32(Tag.INDEX, u.index).i64(Tag.TIME, u.timeMs).i64(Tag.PTS, u.ptsUs).bool(Tag.KEYFRAME, u.keyframe).bytes(Tag.H264, u.data);
+}
+export function readLiveVideoUnit(r: TlvReader): LiveVideoUnit {
+  return { index: r.u32(Tag.INDEX, 'index'), timeMs: r.i64(Tag.TIME, 'time'), ptsUs: r.i64(Tag.PTS, 'pts'), keyframe: r.bool(Tag.KEYFRAME, 'keyframe'), data: r.bytes(Tag.H264, 'h264') };
 }
 
 // notifications -------------------------------------------------------------

@@ -1,13 +1,13 @@
 import type { Duplex } from 'node:stream';
 import { BwcError, describeError } from '../../common/errors.js';
 import type {
-  CameraDriver, CameraIdentity, CameraNotification, CameraStatus, LiveFrame, OfficerAlert, OfficerBinding,
+  CameraDriver, CameraIdentity, CameraNotification, CameraStatus, LiveFrame, LiveVideoFrame, LiveVideoOptions, OfficerAlert, OfficerBinding,
   RecordingInfo, SettingValue,
 } from './camera-driver.js';
 import { checkBinding } from './identity-rules.js';
 import { encodeFrame, Flag, FrameDecoder, MAX_PAYLOAD, type Frame } from './frame-codec.js';
 import {
-  MAX_CLIP_READ, Msg, REQUEST_NAMES, Tag, readError, readIdentity, readLiveFrame, readNotification, readRecordings,
+  LIVE_FORMAT_H264, MAX_CLIP_READ, Msg, REQUEST_NAMES, Tag, readError, readIdentity, readLiveFrame, readLiveVideoUnit, readNotification, readRecordings,
   readStatus, textEncodingOf, writeAlert, writeBinding, writeSettingsPayload,
 } from './messages.js';
 import type { TextEncoding } from './text-encoding.js';
@@ -55,6 +55,7 @@ class ReferenceCameraDriver implements CameraDriver {
   private readonly notificationCbs: ((n: CameraNotification) => void)[] = [];
   private readonly closeCbs: ((reason: string) => void)[] = [];
   private onLiveFrame: ((f: LiveFrame) => void) | undefined;
+  private onVideo: { frame: (f: LiveVideoFrame) => void; end: (reason: string) => void } | undefined;
   private released: Promise<void> | undefined;
   private readonly extra: Record<string, number> = {
     'rejected.bad-payload': 0, 'rejected.unmatched-response': 0, 'rejected.unknown-type': 0, 'rejected.unexpected-request': 0,
@@ -178,9 +179,27 @@ class ReferenceCameraDriver implements CameraDriver {
     }
   }
 
+  async startVideo(opts: LiveVideoOptions, onFrame: (f: LiveVideoFrame) => void, onEnd: (reason: string) => void): Promise<void> {
+    const w = new TlvWriter().u8(Tag.FORMAT, LIVE_FORMAT_H264).u8(Tag.FPS, checkRange('fps', opts.fps, 1, 30)).u32(Tag.BITRATE, checkRange('kbps', opts.kbps, 0, 1_000_000));
+    if (opts.width && opts.height) w.u32(Tag.WIDTH, checkRange('width', opts.width, 16, 8192)).u32(Tag.HEIGHT, checkRange('height', opts.height, 16, 8192));
+    const handlers = { frame: onFrame, end: onEnd };
+    this.onVideo = handlers;
+    try {
+      await this.request(Msg.LIVE_START, w);
+    } catch (err) {
+      if (this.onVideo === handlers) this.onVideo = undefined;
+      throw err;
+    }
+  }
+
+  async requestKeyframe(): Promise<void> {
+    await this.request(Msg.LIVE_KEYFRAME);
+  }
+
   async stopLive(): Promise<void> {
     // Stop delivering at once, whatever the camera does with the request.
     this.onLiveFrame = undefined;
+    this.onVideo = undefined;
     await this.request(Msg.LIVE_STOP);
   }
 
@@ -282,6 +301,17 @@ class ReferenceCameraDriver implements CameraDriver {
     }
     const r = new LazyReader(frame);
     try {
+      if (frame.type === Msg.N_LIVE_FRAME && this.onVideo) {
+        const f = readLiveVideoUnit(r.get('live video frame'));
+        this.call(this.onVideo.frame, { ...f, data: Buffer.from(f.data) });
+        return;
+      }
+      if (frame.type === Msg.N_LIVE_END) {
+        const v = this.onVideo;
+        this.onVideo = undefined;
+        if (v) this.call(v.end, r.get('live end').str(Tag.ERROR_MESSAGE, 'reason'));
+        return;
+      }
       if (frame.type === Msg.N_LIVE_FRAME) {
         const cb = this.onLiveFrame;
         if (!cb) {
@@ -308,6 +338,9 @@ class ReferenceCameraDriver implements CameraDriver {
     if (this.closedReason !== undefined) return;
     this.closedReason = reason;
     this.onLiveFrame = undefined;
+    const video = this.onVideo;
+    this.onVideo = undefined;
+    if (video) this.call(video.end, reason);
     this.stream.off('data', this.onData);
     this.decoder.end();
     this.waitress.rejectAll(() => new BwcError('CAMERA_CLOSED', `camera request abandoned: ${reason}`));

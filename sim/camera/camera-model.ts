@@ -5,6 +5,17 @@ import type { Fix } from '../../protocol/fix.js';
 import { SeededRandom } from '../gnss/random.js';
 import { DEFAULT_QUALITY, FramePainter } from '../media/frame-painter.js';
 import { FootageRecorder } from './footage-recorder.js';
+import { Mp4Recorder } from '../video/mp4-recorder.js';
+
+/** Recording as real MP4 through ffmpeg (the simulator's video option). */
+export interface ModelVideoRecording {
+  width: number;
+  height: number;
+  fps: number;
+  textFile: string;
+  ffmpegPath?: string;
+  onError?: (reason: string) => void;
+}
 
 /**
  * The state of one simulated camera, changed by its behaviours (recording
@@ -25,7 +36,11 @@ export class CameraModel {
   /** camera clock = host clock + offset (drift moves the offset) */
   clockOffsetMs = 0;
   position: Fix | undefined;
-  recorder: FootageRecorder | undefined;
+  recorder: FootageRecorder | Mp4Recorder | undefined;
+  /** Set: recordings are MP4 files made by ffmpeg; unset: MJPEG painted here. */
+  videoRecording: ModelVideoRecording | undefined;
+  /** MP4 recordings whose file is being closed and hashed. */
+  private readonly finishing = new Set<Promise<unknown>>();
   private recordingSeq = 0;
   /** The number the next footage frame gets in its recording. */
   footageQuality = DEFAULT_QUALITY;
@@ -67,7 +82,9 @@ export class CameraModel {
       const t = this.clockMs();
       const stamp = new Date(t).toISOString().replace(/[-:T]/g, '').slice(0, 14);
       const id = `${this.identity.serial}_${stamp}_${String(++this.recordingSeq).padStart(4, '0')}`;
-      this.recorder = new FootageRecorder(this.footageDir, id, t, this.identity.officerNumber, trigger);
+      this.recorder = this.videoRecording
+        ? new Mp4Recorder(this.footageDir, id, t, this.identity.officerNumber, trigger, this.videoRecording)
+        : new FootageRecorder(this.footageDir, id, t, this.identity.officerNumber, trigger);
       this.recordFrame();
     }
     this.emit({ type: 'recording', state });
@@ -82,6 +99,15 @@ export class CameraModel {
   recordFrame(): void {
     const rec = this.recorder;
     if (!rec) return;
+    if (rec instanceof Mp4Recorder) {
+      // ffmpeg draws and writes the frames; here only the storage is watched.
+      rec.frames++;
+      if (rec.bytes > this.storageFree) {
+        this.lastAutoStop = 'storage full';
+        this.setRecording('off');
+      }
+      return;
+    }
     const jpeg = this.paint(rec.frames, this.footageQuality);
     if (jpeg.length > this.storageFree) {
       this.lastAutoStop = 'storage full';
@@ -96,8 +122,22 @@ export class CameraModel {
     const rec = this.recorder;
     if (!rec) return;
     this.recorder = undefined;
+    if (rec instanceof Mp4Recorder) {
+      const p = rec.finish(this.clockMs()).then((m) => {
+        if (m) this.storageWritten += m.size;
+        this.emit({ type: 'storage', free: this.storageFree, total: this.storageTotal });
+      });
+      this.finishing.add(p);
+      void p.finally(() => this.finishing.delete(p));
+      return;
+    }
     rec.finish(this.clockMs());
     this.emit({ type: 'storage', free: this.storageFree, total: this.storageTotal });
+  }
+
+  /** Resolves when every MP4 recording that ended has its file and manifest. */
+  async settled(): Promise<void> {
+    while (this.finishing.size > 0) await Promise.all([...this.finishing]);
   }
 
   /** Closes an open recording (the simulator stops). */

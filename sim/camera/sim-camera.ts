@@ -1,4 +1,6 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type {
   CameraIdentity, CameraNotification, OfficerAlert, RecordingState, SettingValue,
@@ -17,6 +19,8 @@ import type { Fix } from '../../protocol/fix.js';
 import { battery, footageWriter, recordingPlan, type CameraBehaviour, type Outgoing } from './camera-behaviours.js';
 import { fault, type FaultOptions, type SimCameraFault } from './camera-faults.js';
 import { CameraModel } from './camera-model.js';
+import { SimLiveVideo, type SimLiveParams } from '../video/sim-live-video.js';
+import { LIVE_FORMAT_H264, writeLiveVideoUnit } from '../../drivers/camera/messages.js';
 
 export type { SimCameraFault } from './camera-faults.js';
 
@@ -41,7 +45,21 @@ export interface SimCameraOptions {
   batteryPct?: number;
   charging?: boolean;
   storageTotal?: number;
+  /** Real video through ffmpeg (libx264): MP4 recordings and live H.264. Left out: MJPEG footage and JPEG live frames only. */
+  video?: SimVideoOptions;
 }
+
+export interface SimVideoOptions {
+  /** The live stream's usual parameters (an encoder with them is kept ready). Default 1280x720, 25 fps, 1000 kbit/s. */
+  live?: Partial<SimLiveParams>;
+  /** Recordings: picture size and rate. Default 640x360 at 15 fps; false: MJPEG recordings as without video. */
+  record?: { width: number; height: number; fps: number } | false;
+  ffmpegPath?: string;
+  /** Told when an encoder fails (the camera carries on). */
+  onError?: (reason: string) => void;
+}
+
+let overlaySeq = 0;
 
 export interface SimCameraState {
   recording: RecordingState;
@@ -83,6 +101,10 @@ export class SimCamera {
   readonly settings: Record<string, SettingValue> = {};
   private readonly stats: Record<string, number> = { requests: 0, refused: 0, unexpected: 0, liveFramesSent: 0, liveFramesSkipped: 0, snapshots: 0 };
   private retiredDecoderRejects: Record<string, number> = {};
+  /** Live H.264 (with opts.video). */
+  readonly video: SimLiveVideo | undefined;
+  private readonly overlayFile: string | undefined;
+  private overlayAt = 0;
 
   constructor(readonly opts: SimCameraOptions) {
     checkIdentity(opts.identity);
@@ -91,6 +113,17 @@ export class SimCamera {
     this.textEncoding = opts.textEncoding ?? 'utf8';
     this.model = new CameraModel(opts.deviceId, opts.identity, opts.footageDir, opts.seed, now, opts);
     this.model.emit = (n) => this.sendNotification(n);
+    if (opts.video) {
+      const v = opts.video;
+      this.overlayFile = join(tmpdir(), `bwc-sim-${opts.deviceId}-${process.pid}-${++overlaySeq}.txt`);
+      this.writeOverlay(true);
+      const live: SimLiveParams = { width: 1280, height: 720, fps: 25, kbps: 1000, ...v.live };
+      this.video = new SimLiveVideo({ textFile: this.overlayFile, clockMs: () => this.model.clockMs(), ready: live, ...(v.ffmpegPath ? { ffmpegPath: v.ffmpegPath } : {}) });
+      if (v.record !== false) {
+        const rec = v.record ?? { width: 640, height: 360, fps: 15 };
+        this.model.videoRecording = { ...rec, textFile: this.overlayFile, ...(v.ffmpegPath ? { ffmpegPath: v.ffmpegPath } : {}), ...(v.onError ? { onError: v.onError } : {}) };
+      }
+    }
     this.footage = MassStorageFootage.open(opts.footageDir);
     this.footage.catch(() => {});
     this.behaviours = [
@@ -168,6 +201,24 @@ export class SimCamera {
   /** The last GNSS fix, drawn on frames. */
   setPosition(fix: Fix): void {
     this.model.position = fix;
+    this.writeOverlay(false);
+  }
+
+  /** The text ffmpeg burns into the picture: officer and position (the clock it draws itself). Written at most twice a second, atomically. */
+  private writeOverlay(force: boolean): void {
+    if (!this.overlayFile) return;
+    const now = Date.now();
+    if (!force && now - this.overlayAt < 500) return;
+    this.overlayAt = now;
+    const id = this.model.identity;
+    const p = this.model.position;
+    const pos = p ? `${p.lat.toFixed(6)} ${p.lon.toFixed(6)}` : 'no fix';
+    try {
+      writeFileSync(`${this.overlayFile}.tmp`, `${this.opts.deviceId}  officer ${id.officerNumber}\n${pos}`);
+      renameSync(`${this.overlayFile}.tmp`, this.overlayFile);
+    } catch {
+      // a full or missing tmp dir only costs the overlay
+    }
   }
 
   // the link ----------------------------------------------------------------
@@ -218,6 +269,9 @@ export class SimCamera {
     this.detach();
     await this.queue;
     this.model.shutdown();
+    await this.model.settled();
+    await this.video?.close();
+    if (this.overlayFile) rmSync(this.overlayFile, { force: true });
   }
 
   private send(frame: Frame, kind: Outgoing['kind']): void {
@@ -295,6 +349,7 @@ export class SimCamera {
         const b = readBinding(r);
         checkBinding(b);
         m.identity = { ...m.identity, ...b };
+        this.writeOverlay(true);
         return;
       }
       case Msg.SNAPSHOT: {
@@ -304,6 +359,7 @@ export class SimCamera {
         return;
       }
       case Msg.LIVE_START: {
+        if (r.has(Tag.FORMAT)) return this.startVideo(r);
         const fps = r.u8(Tag.FPS, 'fps');
         const quality = r.u8(Tag.QUALITY, 'quality');
         if (fps < 1 || fps > 30) throw new BwcError('CAMERA_BAD_ARGUMENT', `fps must be 1..30, got ${fps}`);
@@ -318,6 +374,11 @@ export class SimCamera {
       }
       case Msg.LIVE_STOP:
         this.stopLive();
+        return;
+      case Msg.LIVE_KEYFRAME:
+        if (!this.video?.active) throw new BwcError('CAMERA_BAD_REQUEST', 'no live video is running');
+        this.liveVideo!.needKey = false;
+        this.video.requestKeyframe();
         return;
       case Msg.LIST_RECORDINGS: {
         const fromMs = r.opt(Tag.FROM, r.i64, 'from');
@@ -365,6 +426,57 @@ export class SimCamera {
   private stopLive(): void {
     if (this.live) clearInterval(this.live.timer);
     this.live = undefined;
+    this.video?.stop();
+    this.liveVideo = undefined;
+  }
+
+  private liveVideo: { needKey: boolean } | undefined;
+
+  private startVideo(r: TlvReader): void {
+    const format = r.u8(Tag.FORMAT, 'format');
+    if (format !== LIVE_FORMAT_H264) throw new BwcError('CAMERA_BAD_ARGUMENT', `live format ${format} is not known`);
+    if (!this.video) throw new BwcError('CAMERA_UNSUPPORTED', 'this camera has no video encoder (ffmpeg missing): JPEG live frames only');
+    const fps = r.u8(Tag.FPS, 'fps');
+    if (fps < 1 || fps > 30) throw new BwcError('CAMERA_BAD_ARGUMENT', `fps must be 1..30, got ${fps}`);
+    const kbps = r.opt(Tag.BITRATE, r.u32, 'bitrate');
+    const width = r.opt(Tag.WIDTH, r.u32, 'width');
+    const height = r.opt(Tag.HEIGHT, r.u32, 'height');
+    this.stopLive();
+    const ready = { width: 1280, height: 720, fps: 25, kbps: 1000, ...this.opts.video?.live };
+    const params: SimLiveParams = {
+      width: width && height ? width : ready.width,
+      height: width && height ? height : ready.height,
+      fps,
+      kbps: kbps && kbps > 0 ? Math.min(kbps, ready.kbps) : ready.kbps,
+    };
+    const state = { needKey: false };
+    this.liveVideo = state;
+    this.video.start(params, (u) => {
+      const stream = this.stream;
+      if (!stream) return;
+      // A link that cannot keep up loses whole GOPs: skip to the next keyframe, which is asked for at once.
+      if (state.needKey && !u.keyframe) {
+        this.stats.liveFramesSkipped!++;
+        return;
+      }
+      if (stream.writableLength > LIVE_BACKLOG_BYTES) {
+        this.stats.liveFramesSkipped!++;
+        if (!state.needKey) {
+          state.needKey = true;
+          this.video?.requestKeyframe();
+        }
+        return;
+      }
+      state.needKey = false;
+      this.stats.liveFramesSent!++;
+      const w = writeLiveVideoUnit(new TlvWriter(this.textEncoding), { index: u.index, timeMs: u.captureMs, ptsUs: u.ptsUs, keyframe: u.keyframe, data: u.data });
+      this.send({ type: Msg.N_LIVE_FRAME, flags: Flag.NOTIFICATION, requestId: 0, payload: w.toBuffer() }, 'notification');
+    }, (reason) => {
+      this.liveVideo = undefined;
+      this.opts.video?.onError?.(reason);
+      const w = new TlvWriter(this.textEncoding).str(Tag.ERROR_MESSAGE, reason);
+      this.send({ type: Msg.N_LIVE_END, flags: Flag.NOTIFICATION, requestId: 0, payload: w.toBuffer() }, 'notification');
+    });
   }
 }
 

@@ -136,6 +136,27 @@ export const MESSAGE_CASES: MessageCase[] = [
     header: H(1245),
     body: { requestId: 'cmd-0006', index: 3, last: true, contentType: 'image/jpeg', data: Buffer.from([0xff, 0xd8, 0xff, 0xd9]).toString('base64'), frame: 3, timeMs: 1795572753000, objectId: 'live' },
   },
+  {
+    // One H.264 access unit (Annex B: AUD, SPS, PPS, IDR slice, shortened) of a live feed.
+    name: 'media-chunk-h264-keyframe',
+    type: 'MediaChunk',
+    header: H(1246),
+    body: {
+      requestId: 'cmd-0007', index: 0, last: true, contentType: 'video/h264',
+      data: Buffer.from('00000001091000000001674d401fe8802802dd80880000000168ebef20000000016588840037ff', 'hex').toString('base64'),
+      totalSize: 39, frame: 250, timeMs: 1795572760040, objectId: 'live',
+      keyframe: true, codec: 'avc1.4D401F', width: 1280, height: 720, ptsUs: 10000000, fps: 25, gop: 5,
+    },
+  },
+  {
+    name: 'reply-media-live-video',
+    type: 'Reply',
+    header: H(1247),
+    body: {
+      commandId: 'cmd-0007', status: 'REPLY_STATUS_DONE', reason: 'duration reached',
+      media: { requestId: 'cmd-0007', bytes: 1250000, chunks: 251, frames: 250, codec: 'avc1.4D401F', width: 1280, height: 720, durationMs: 9960, droppedFrames: 25, bitrateKbps: 1004, keyframes: 10 },
+    },
+  },
 ];
 
 /** CommandBody (signed) and CommandEnvelope travel without a header: their vectors carry none. */
@@ -169,6 +190,8 @@ export const BODY_CASES: BodyCase[] = [
   { name: 'command-config-update', type: 'CommandBody', body: { ...CMD, role: 'ROLE_TECHNICIAN', configUpdate: { yaml: 'tracking:\n  interval_s: 5\n', version: 'c4' } } },
   { name: 'command-cancel', type: 'CommandBody', body: { ...CMD, cancel: { commandId: 'cmd-0000' } } },
   { name: 'command-viewer-keepalive', type: 'CommandBody', body: { ...CMD, viewerKeepalive: { commandId: 'cmd-0006' } } },
+  { name: 'command-live-feed-h264', type: 'CommandBody', body: { ...CMD, liveFeed: { fps: 25, maxBitrateKbps: 1000, durationS: 60, format: 'video/h264' } } },
+  { name: 'command-viewer-keepalive-keyframe', type: 'CommandBody', body: { ...CMD, viewerKeepalive: { commandId: 'cmd-0007', keyframe: true } } },
 ];
 
 /** Track batches, with fixes on the codec's grid so the round trip is exact. */

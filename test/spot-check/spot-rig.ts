@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Simulator, simIdentity } from '../../sim/simulator.js';
-import { SimCamera } from '../../sim/camera/sim-camera.js';
+import { SimCamera, type SimVideoOptions } from '../../sim/camera/sim-camera.js';
 import { FootageRecorder } from '../../sim/camera/footage-recorder.js';
 import { FramePainter } from '../../sim/media/frame-painter.js';
 import { TestMosquitto } from '../helpers/mosquitto.js';
@@ -37,6 +37,8 @@ export interface RigOptions {
   seed?: number;
   /** How long to wait for every camera's first recording status (default 90 s). */
   readyTimeoutMs?: number;
+  /** Cameras with real video (ffmpeg): MP4 recordings and live H.264. */
+  video?: SimVideoOptions;
 }
 
 export interface PremadeClip {
@@ -88,7 +90,7 @@ export class SpotRig {
     const cameras: SimCamera[] = [];
     // Cameras record from the start, so live feeds are allowed (liveFeed.onlyWhileRecording).
     sim.controlFactory = (c) => {
-      const cam = new SimCamera({ ...c, recordingPlan: 'always' });
+      const cam = new SimCamera({ ...c, recordingPlan: 'always', ...(o.video ? { video: o.video } : {}) });
       cameras.push(cam);
       return cam;
     };

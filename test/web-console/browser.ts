@@ -21,7 +21,10 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 }
 
 export async function login(page: Page, url: string, name: string, password: string): Promise<void> {
+  // A shared, loaded machine: waits end when the page is ready, with room to spare.
+  page.setDefaultTimeout(120_000);
   await page.goto(url);
+  await page.waitForSelector('#login:not([hidden])');
   await page.fill('input[name=name]', name);
   await page.fill('input[name=password]', password);
   await page.click('[data-action=login]');

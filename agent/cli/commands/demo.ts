@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { checkFfmpeg } from '../../../drivers/video/ffmpeg-process.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,10 @@ async function demo(opts: DemoOptions): Promise<void> {
   const brokerUrl = opts.broker ?? (embedded = await startEmbeddedBroker()).url;
 
   const usePty = haveSocat();
+  // Video needs ffmpeg with libx264; without it the demo runs on with MJPEG recordings and JPEG frames.
+  const ffmpeg = checkFfmpeg();
   const sim = new Simulator({
+    ...(ffmpeg.ok ? { video: { live: { width: 1280, height: 720, fps: 25, kbps: 1000 }, record: { width: 640, height: 360, fps: 15 } } } : {}),
     cameras: opts.cameras,
     transport: usePty ? 'pty' : 'tcp',
     rateHz: opts.rate as 1 | 5 | 10,
@@ -109,7 +113,8 @@ async function demo(opts: DemoOptions): Promise<void> {
   const board = new DemoBoard(agent, process.stdout);
   process.stdout.write(
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
-      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n`,
+      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n` +
+      (ffmpeg.ok ? `video: ${ffmpeg.detail}: MP4 recordings, live H.264\n` : `video unavailable: ${ffmpeg.detail}; recordings are MJPEG and live feeds JPEG frames\n`),
   );
   if (demoConsole) {
     const [host, port] = [opts.consoleListen.replace(/:\d+$/, ''), Number(/:(\d+)$/.exec(opts.consoleListen)?.[1] ?? NaN)];
