@@ -73,6 +73,10 @@ async function demo(opts: DemoOptions): Promise<void> {
   let embedded: EmbeddedBroker | undefined;
   const brokerUrl = opts.broker ?? (embedded = await startEmbeddedBroker()).url;
 
+  // The command centre's screen beside the cameras, trusted by the agent for spot checks;
+  // made before the cameras start, so the agent reads their first fixes.
+  const demoConsole = opts.console ? await prepareDemoConsole(join(dataDir, 'console')) : undefined;
+  if (demoConsole) trusted.push(demoConsole.trust);
   const usePty = haveSocat();
   // Video needs ffmpeg with libx264; without it the demo runs on with MJPEG recordings and JPEG frames.
   const ffmpeg = checkFfmpeg();
@@ -86,9 +90,6 @@ async function demo(opts: DemoOptions): Promise<void> {
     seed: opts.seed,
   });
   const ports = await sim.start();
-  // The command centre's screen beside the cameras, trusted by the agent for spot checks.
-  const demoConsole = opts.console ? await prepareDemoConsole(join(dataDir, 'console')) : undefined;
-  if (demoConsole) trusted.push(demoConsole.trust);
 
   const configFile = join(dataDir, 'demo-agent.yaml');
   writeFileSync(
