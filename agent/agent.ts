@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { openVideoSource } from '../drivers/video/open-video-source.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load-config.js';
 import { Topics } from '../protocol/topics.js';
 import { encodeMessage } from '../protocol/codec.js';
-import { describeError } from '../protocol/errors.js';
-import { AGENT_VERSION } from './version.js';
+import { describeError } from '../common/errors.js';
+import { AGENT_VERSION } from '../common/version.js';
 import { SqliteMessageBuffer } from './buffer/sqlite-message-buffer.js';
 import type { MessageBuffer, NewMessage } from './buffer/message-buffer.js';
 import { MqttSession, type WillMessage } from './mqtt/mqtt-session.js';
@@ -17,7 +18,7 @@ import { startHttpServer } from './metrics/http-server.js';
 import { encodeBody } from '../protocol/codec.js';
 import { CommandHandler } from './commands/command-handler.js';
 import { CommandVerifier } from './commands/command-verifier.js';
-import { TrustedKeys } from './commands/command-keys.js';
+import { TrustedKeys } from '../common/command-keys.js';
 import { ReplayStore } from './commands/replay-store.js';
 import { RateLimiter } from './commands/rate-limiter.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -163,6 +164,8 @@ export class Agent {
       tally: this.refusals,
       media,
       device: (id) => this.devices.get(id),
+      ffmpegPath: cfg.liveFeed.ffmpeg,
+      videoSource: (id, camera) => openVideoSource(id, cfg.devices.find((x) => x.id === id) ?? {}, camera, cfg.liveFeed.ffmpeg, cfg.liveFeed.transcodeMaxKbps),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
       liveFeed: cfg.liveFeed,
       footage: new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' })),

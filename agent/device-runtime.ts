@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Fix } from '../protocol/fix.js';
-import { describeError } from '../protocol/errors.js';
+import { describeError } from '../common/errors.js';
 import { encodeBody } from '../protocol/codec.js';
 import { NmeaDecoder } from '../drivers/nmea/nmea-decoder.js';
 import type { Epoch, GnssSummary } from '../drivers/nmea/types.js';

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../agent/log.js';
+import { createLogger } from '../common/log.js';
 import { GbDevice } from '../agent/gb28181/gb-device.js';
 import type { ChannelSource } from '../agent/gb28181/channel-source.js';
 import { LavfiVideoSource } from '../agent/gb28181/lavfi-video-source.js';

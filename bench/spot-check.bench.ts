@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import { readPrivateKey } from '../agent/commands/command-keys.js';
+import { readPrivateKey } from '../common/command-keys.js';
 import { Topics } from '../protocol/topics.js';
 import { CommandLink, type MediaChunkMessage } from '../console/spot-check/command-link.js';
 import { FileAssembler, ObjectAssembler, type AssembledObject } from '../console/spot-check/media-assembly.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds dist/ from the TypeScript sources: `npm run build` always,
+// Builds dist/ from the TypeScript sources (and bundles the web console's
+// browser code): `npm run build` always,
 // `npm ci` (prepare: --if-stale) only when a source is newer than the last
 // build. npm also runs prepare whenever `npx bwc-agent` puts this clone into
 // its npx cache (npm 11 does that for a package's own commands): an
@@ -34,5 +35,8 @@ if (process.argv.includes('--if-stale') && existsSync(stamp) && statSync(stamp).
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
+  // The web console's browser code, bundled beside its page.
+  const web = spawnSync(process.execPath, [join(dist, 'console', 'server', 'build-web-app.js')], { cwd: root, stdio: 'inherit' });
+  if (web.status !== 0) process.exit(web.status ?? 1);
   writeFileSync(stamp, `${new Date().toISOString()}\n`);
 }

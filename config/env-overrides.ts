@@ -1,5 +1,5 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 import { ConfigSchema } from './schema.js';
 import { formatPath, isArraySchema, isObjectSchema, schemaFields, type FieldSchema } from './schema-walk.js';
 

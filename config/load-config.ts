@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { parseDocument } from 'yaml';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 import { applyEnvOverrides, type EnvApplied } from './env-overrides.js';
 import { ConfigSchema, type BwcConfig } from './schema.js';
 import { formatPath, mapValues } from './schema-walk.js';

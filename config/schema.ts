@@ -117,6 +117,16 @@ export const DeviceSection = Strict('A camera (or GNSS receiver) attached to thi
     description: 'Control protocol driver (drivers/camera/README.md describes the reference protocol).',
   }),
   footageDir: Type.Optional(FilePath('Mounted mass-storage folder of the camera, read when the control channel cannot list or read recordings.')),
+  video: Type.Optional(Type.String({
+    pattern: '^(camera|v4l2:/dev/\\S+|rtsps?://\\S+)$',
+    expect: '"camera", v4l2:/dev/videoN or rtsp://host/path',
+    description: 'Where live H.264 comes from: `camera` (its control channel, the default), a V4L2/UVC device `v4l2:/dev/videoN`, or an RTSP URL (`rtsp://user:pass@host/path`). V4L2 and RTSP are read through ffmpeg.',
+  })),
+  videoInput: Type.Union([Type.Literal('h264'), Type.Literal('mjpeg')], {
+    default: 'h264',
+    expect: '"h264" or "mjpeg"',
+    description: 'V4L2 only: `h264` passes the camera\'s H.264 through; `mjpeg` transcodes its MJPEG to H.264 under the feed\'s bitrate cap (liveFeed.transcodeMaxKbps when the command gives none).',
+  }),
   profile: Type.Union([Type.Literal('foot'), Type.Literal('vehicle')], {
     default: 'foot',
     expect: '"foot" or "vehicle"',
@@ -191,6 +201,8 @@ export const SecuritySection = Section('Who may command this agent: signed comma
 export const LiveFeedSection = Section('Live feed of a spot check.', {
   onlyWhileRecording: Bool('Refuse a live feed while the camera is not recording (as Axon Respond does).', true),
   viewerKeepaliveS: Int('Stop the feed when the viewer has not confirmed it is watching for this long, seconds.', 5, 600, 20),
+  transcodeMaxKbps: Int('Bitrate of H.264 made from a V4L2 camera\'s MJPEG when the command gives no cap, kbit/s.', 100, 100_000, 2000),
+  ffmpeg: Type.String({ minLength: 1, default: 'ffmpeg', description: 'The ffmpeg program that reads V4L2 and RTSP video (Debian: apt-get install ffmpeg; `bwc-agent doctor` checks it).' }),
 });
 
 export const AuditSection = Section('The local hash-chained audit log of every command, accepted or not.', {

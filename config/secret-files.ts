@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 
 /**
  * Secrets live in their own files, never in the configuration: the file can

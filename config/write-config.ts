@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isMap, isSeq, parseDocument, YAMLMap, type Document } from 'yaml';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 import { atomicWriteFileSync } from './atomic-write.js';
 import { loadConfigText } from './load-config.js';
 import { TOPIC_ID_PATTERN } from './schema-kit.js';

@@ -1,4 +1,4 @@
-import { BwcError } from './errors.js';
+import { BwcError } from '../common/errors.js';
 
 /**
  * Byte-level pieces of the compact track format: unsigned LEB128 varints (as

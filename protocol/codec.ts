@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { BwcError } from './errors.js';
+import { BwcError } from '../common/errors.js';
 import { SCHEMA_VERSION, messageType } from './schema.js';
 
 /**

@@ -1,4 +1,4 @@
-import { BwcError } from './errors.js';
+import { BwcError } from '../common/errors.js';
 
 /**
  * Length-delimited streams of messages, as protobuf's writeDelimitedTo: each

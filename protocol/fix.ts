@@ -1,4 +1,4 @@
-import { BwcError } from './errors.js';
+import { BwcError } from '../common/errors.js';
 
 /** 2: 2D fix, 3: 3D fix. Anything less is not a fix. */
 export type FixMode = 2 | 3;

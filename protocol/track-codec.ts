@@ -2,7 +2,7 @@ import protobuf from 'protobufjs';
 import { ByteReader, ByteWriter } from './bytes-codec.js';
 import { type HeaderData, decodeMessage, withHeader } from './codec.js';
 import { readColumn, writeColumn } from './column-codec.js';
-import { BwcError } from './errors.js';
+import { BwcError } from '../common/errors.js';
 import type { Fix } from './fix.js';
 
 /**

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 import { spawnOwned } from '../drivers/process/spawn-owned.js';
 
 /**

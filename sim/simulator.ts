@@ -2,9 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from '../common/errors.js';
 import type { Fix } from '../protocol/fix.js';
-import { SimCamera } from './camera/sim-camera.js';
+import { SimCamera, type SimVideoOptions } from './camera/sim-camera.js';
 import { isGnssFault, type GnssFault } from './faults/gnss-faults.js';
 import { findScenario, type Scenario } from './faults/scenarios.js';
 import { GnssFeed, type EmittedCount } from './gnss/gnss-feed.js';
@@ -39,6 +39,8 @@ export interface SimOptions {
   baud?: number;
   /** Keep every emitted fix time (emitted()[device].times), for tests that account for each one. */
   keepEmittedTimes?: boolean;
+  /** Cameras with real video through ffmpeg (MP4 recordings, live H.264); left out: MJPEG and JPEG frames. */
+  video?: SimVideoOptions;
 }
 
 export interface SimCameraPorts {
@@ -149,7 +151,7 @@ export class Simulator {
       this.footageRoot = mkdtempSync(join(tmpdir(), 'bwc-sim-footage-'));
       this.ownFootage = true;
     }
-    const factory: ControlServerFactory | undefined = this.controlFactory ?? (await defaultControlFactory());
+    const factory: ControlServerFactory | undefined = this.controlFactory ?? (await defaultControlFactory(this.opts.video));
 
     const centre = this.opts.centre ?? YUYAO;
     const ports: SimCameraPorts[] = [];
@@ -260,6 +262,6 @@ export class Simulator {
 }
 
 /** The simulated camera of sim/camera serves the control port. */
-async function defaultControlFactory(): Promise<ControlServerFactory> {
-  return (c) => new SimCamera(c);
+async function defaultControlFactory(video: SimVideoOptions | undefined): Promise<ControlServerFactory> {
+  return (c) => new SimCamera({ ...c, ...(video ? { video } : {}) });
 }

@@ -2,8 +2,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWriteFileSync } from '../../config/atomic-write.js';
-import { BwcError } from '../../protocol/errors.js';
-import { keyFingerprint } from '../commands/command-keys.js';
+import { BwcError } from '../../common/errors.js';
+import { keyFingerprint } from '../../common/command-keys.js';
 
 export interface AgentKey {
   privateKey: KeyObject;

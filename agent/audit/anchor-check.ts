@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { rawPublicKey } from './agent-key.js';
 import { checkAnchor, type CheckedAnchor } from './audit-anchor.js';
 import type { ChainedEntry } from './audit-log.js';

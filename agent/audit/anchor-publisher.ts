@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 import type { AgentKey } from './agent-key.js';
 import { encodeAnchor, type AnchorHead } from './audit-anchor.js';
 import type { AuditLog } from './audit-log.js';

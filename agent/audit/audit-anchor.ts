@@ -1,7 +1,7 @@
 import { sign, verify } from 'node:crypto';
 import { decodeMessage, encodeBody, encodeMessage, type HeaderData } from '../../protocol/codec.js';
-import { describeError } from '../../protocol/errors.js';
-import { keyFingerprint } from '../commands/command-keys.js';
+import { describeError } from '../../common/errors.js';
+import { keyFingerprint } from '../../common/command-keys.js';
 import { publicKeyFromRaw, type AgentKey } from './agent-key.js';
 
 /** What an anchor vouches for: the audit chain's head at one moment (AuditHead in protocol/bwc/v1/audit.proto). */

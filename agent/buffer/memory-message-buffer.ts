@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { timeSeqFloor } from './seq-floor.js';
 import { DropTally } from './drop-tally.js';
 import {

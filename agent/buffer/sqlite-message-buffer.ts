@@ -1,7 +1,7 @@
 import { close as fsClose, fsync as fsFsync, open as fsOpen } from 'node:fs';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import { openBufferDatabase, isCorruption, moveAside, type Recovery } from './buffer-database.js';
 import { DropTally } from './drop-tally.js';
 import { AGE_SWEEP_INTERVAL_MS } from './memory-message-buffer.js';

@@ -5,8 +5,8 @@ if (process.argv[2] === 'run') {
   const [{ Command }, { registerRunCommand }, { runProgram }, { AGENT_VERSION }] = await Promise.all([
     import('commander'),
     import('./commands/run.js'),
-    import('./cli-kit.js'),
-    import('../version.js'),
+    import('../../common/cli-kit.js'),
+    import('../../common/version.js'),
   ]);
   const program = new Command('bwc-agent').version(AGENT_VERSION);
   registerRunCommand(program);

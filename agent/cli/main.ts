@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { AGENT_VERSION } from '../version.js';
-import { runProgram } from './cli-kit.js';
+import { AGENT_VERSION } from '../../common/version.js';
+import { runProgram } from '../../common/cli-kit.js';
 import { registerNmeaCommands } from './commands/nmea.js';
 import { registerTrackCommands } from './commands/track.js';
 import { registerSimCommand } from './commands/sim.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { encodeBody } from '../../protocol/codec.js';
-import { BwcError, describeError, isBwcError } from '../../protocol/errors.js';
+import { BwcError, describeError, isBwcError } from '../../common/errors.js';
 import type { CommandVerifier, VerifiedCommand } from './command-verifier.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { DeviceRuntime } from '../device-runtime.js';
@@ -12,6 +12,10 @@ import { BlockReader } from '../media/block-reader.js';
 import type { FootageAccess } from '../media/footage-access.js';
 import { applyConfigUpdate } from './config-update.js';
 import type { RefusalTally } from './refusal-tally.js';
+import type { AccessUnit, VideoSource, VideoStream } from '../../drivers/video/video-source.js';
+import type { CameraDriver } from '../../drivers/camera/camera-driver.js';
+import { runLiveVideo } from './live-video-job.js';
+import { keyframeSnapshot } from '../../drivers/video/keyframe-snapshot.js';
 
 export type ReplyStatus = 'ACCEPTED' | 'REJECTED' | 'DONE' | 'FAILED' | 'PROGRESS';
 
@@ -27,17 +31,23 @@ export interface CommandHandlerOptions {
   liveFeed: { onlyWhileRecording: boolean; viewerKeepaliveS: number };
   /** Where recordings are read from (a mounted footage folder first, else the camera). */
   footage: FootageAccess;
+  /** The device's live video source (its config `video`, else its camera's control channel); undefined: JPEG frames only. */
+  videoSource?: (deviceId: string, camera: CameraDriver | undefined) => VideoSource | undefined;
+  /** ffmpeg for decoding a keyframe into a snapshot. */
+  ffmpegPath?: string;
   log: Logger;
 }
 
 /** Live frames waiting to be published at once: beyond this a slow link drops frames instead of queueing them. */
 const LIVE_QUEUE_FRAMES = 3;
 
-interface RunningJob {
+export interface RunningJob {
   command: VerifiedCommand;
   abort: AbortController;
   /** Live feeds: when the viewer last said it is watching. */
   keepaliveAt: number;
+  /** Live video: the viewer asks for an IDR. */
+  keyframe?: () => void;
 }
 
 /**
@@ -178,6 +188,10 @@ export class CommandHandler {
         const target = this.job(c);
         if (target.command.kind !== 'liveFeed') throw new BwcError('BAD_REQUEST', `${target.command.commandId} is not a live feed`);
         target.keepaliveAt = Date.now();
+        if (c.args.keyframe && target.keyframe) {
+          target.keyframe();
+          return done({}, 'viewer still watching; keyframe asked for');
+        }
         return done({}, 'viewer still watching');
       }
       case 'configUpdate':
@@ -193,25 +207,72 @@ export class CommandHandler {
     return target;
   }
 
-  private track(c: VerifiedCommand): RunningJob {
-    const job: RunningJob = { command: c, abort: new AbortController(), keepaliveAt: Date.now() };
+  private track(c: VerifiedCommand, extra: Partial<RunningJob> = {}): RunningJob {
+    const job: RunningJob = { command: c, abort: new AbortController(), keepaliveAt: Date.now(), ...extra };
     this.jobs.set(c.commandId, job);
     return job;
   }
 
   private async snapshot(c: VerifiedCommand, done: (r: Record<string, unknown>) => void): Promise<string> {
-    const jpeg = await this.camera(c).snapshot({ quality: Number(c.args.quality) || undefined });
+    const jpeg = await this.snapshotJpeg(c);
     const r = await this.o.media.send({ deviceId: c.deviceId, requestId: c.commandId, objectId: 'snapshot', contentType: 'image/jpeg', totalSize: jpeg.length, read: async (o, l) => jpeg.subarray(o, o + l), timeMs: Date.now() });
     done({ media: { requestId: c.commandId, bytes: r.bytes, chunks: r.chunks, sha256: r.sha256, frames: 1 } });
     return `snapshot ${r.bytes} bytes sha256 ${r.sha256.toString('hex')}`;
   }
 
+  /** A camera with video: its keyframe decoded (the picture a live feed shows); else the camera's own JPEG. */
+  private async snapshotJpeg(c: VerifiedCommand): Promise<Buffer> {
+    const quality = Number(c.args.quality) || undefined;
+    const d = this.device(c);
+    const source = this.o.videoSource?.(c.deviceId, d.camera);
+    if (source) {
+      try {
+        return (await keyframeSnapshot(source, { ...(quality ? { quality } : {}), ...(this.o.ffmpegPath ? { ffmpegPath: this.o.ffmpegPath } : {}) })).jpeg;
+      } catch (err) {
+        if (!(isBwcError(err) && (err.code === 'CAMERA_UNSUPPORTED' || err.code === 'NOT_SUPPORTED'))) throw err;
+      }
+    }
+    return this.camera(c).snapshot({ ...(quality ? { quality } : {}) });
+  }
+
   private async liveFeed(c: VerifiedCommand, done: (r: Record<string, unknown>, reason?: string) => void): Promise<string> {
     const d = this.device(c);
-    const camera = this.camera(c);
+    const format = String(c.args.format ?? '');
+    if (format !== '' && format !== 'video/h264' && format !== 'image/jpeg') throw new BwcError('BAD_REQUEST', `live feed format ${JSON.stringify(format)}: give video/h264 or image/jpeg`);
     if (this.o.liveFeed.onlyWhileRecording && d.recording !== 'recording') {
       throw new BwcError('NOT_RECORDING', `the camera is ${d.recording === 'off' ? 'not recording' : d.recording}: live feeds are allowed only while it records (liveFeed.onlyWhileRecording)`);
     }
+    if (format !== 'image/jpeg') {
+      const source = this.o.videoSource?.(c.deviceId, d.camera);
+      if (!source && format === 'video/h264') throw new BwcError('BAD_REQUEST', `${c.deviceId} has no video source: ask for image/jpeg`);
+      if (source) {
+        const fps = clamp(Number(c.args.fps) || 25, 1, 30);
+        const kbps = Number(c.args.maxBitrateKbps) || 0;
+        let stream: VideoStream | undefined;
+        const units: AccessUnit[] = [];
+        let sink: (u: AccessUnit) => void = (u) => void units.push(u);
+        try {
+          stream = await source.open({ fps, maxKbps: kbps }, (u) => sink(u));
+        } catch (err) {
+          // A camera without an encoder gives JPEG frames, unless H.264 was asked for by name.
+          if (format === '' && isBwcError(err) && (err.code === 'CAMERA_UNSUPPORTED' || err.code === 'NOT_SUPPORTED')) {
+            this.o.log.info({ device: c.deviceId, command: c.commandId }, 'camera has no video: live feed as JPEG frames');
+          } else throw err;
+        }
+        if (stream) {
+          return runLiveVideo({
+            c, d, source, stream, fps, kbps, media: this.o.media, log: this.o.log, liveFeed: this.o.liveFeed,
+            track: (job) => this.track(c, job), untrack: () => this.jobs.delete(c.commandId), done,
+            setSink: (f) => {
+              sink = f;
+              for (const u of units.splice(0)) f(u);
+            },
+            durationS: clamp(Number(c.args.durationS) || 30, 1, 600),
+          });
+        }
+      }
+    }
+    const camera = this.camera(c);
     const fps = clamp(Number(c.args.fps) || 2, 1, 30);
     const quality = clamp(Number(c.args.quality) || 50, 10, 95);
     const durationS = clamp(Number(c.args.durationS) || 30, 1, 600);

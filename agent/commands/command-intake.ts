@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 import type { MetricsRegistry } from '../metrics/registry.js';
 import { CommandQueue } from './command-queue.js';
 import type { RefusalTally } from './refusal-tally.js';

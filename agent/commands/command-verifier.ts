@@ -1,7 +1,7 @@
 import { verify as verifySignature } from 'node:crypto';
 import { decodeMessage } from '../../protocol/codec.js';
-import { describeError } from '../../protocol/errors.js';
-import type { Role, TrustedKey, TrustedKeys } from './command-keys.js';
+import { describeError } from '../../common/errors.js';
+import type { Role, TrustedKey, TrustedKeys } from '../../common/command-keys.js';
 import type { ReplayStore } from './replay-store.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { checkCommandArgs } from './command-args.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { atomicWriteFileSync } from '../../config/atomic-write.js';
 import { loadConfigText, type LoadedConfig } from '../../config/load-config.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import { writeDeclaredVersion } from '../technician/config-version.js';
 import type { VerifiedCommand } from './command-verifier.js';
 

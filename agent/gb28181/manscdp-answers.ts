@@ -1,5 +1,5 @@
 import type { RecordingInfo } from '../../drivers/camera/camera-driver.js';
-import { AGENT_VERSION } from '../version.js';
+import { AGENT_VERSION } from '../../common/version.js';
 import { channelName, type GbChannel } from './channel-source.js';
 import { gbTime, type XmlElement, type XmlValue } from './manscdp-xml.js';
 

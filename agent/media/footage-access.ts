@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CameraDriver, FootageSource } from '../../drivers/camera/camera-driver.js';
 import { MassStorageFootage } from '../../drivers/camera/mass-storage.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 
 export interface ChosenFootage {
   source: FootageSource;

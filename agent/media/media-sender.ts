@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodeMessage } from '../../protocol/codec.js';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 import type { MqttSession } from '../mqtt/mqtt-session.js';
 import { TokenBucket } from './token-bucket.js';
@@ -71,6 +71,11 @@ export class MediaSender {
     this.chunkBytes = Math.min(o.chunkBytes ?? MAX_CHUNK_BYTES, MAX_CHUNK_BYTES);
     this.window = o.window ?? 4;
     this.bucket = new TokenBucket((o.maxKbps * 1000) / 8, Math.max(this.chunkBytes, (o.maxKbps * 1000) / 8 / 4));
+  }
+
+  /** The session, topics and track check, for live video (which publishes its own chunks at QoS 0). */
+  get link(): Pick<MediaSenderOptions, 'session' | 'topics' | 'tracksWaiting'> {
+    return this.o;
   }
 
   /** For live frames: whether a frame of n bytes fits in the bandwidth budget now (else drop it). */

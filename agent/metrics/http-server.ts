@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 
 export interface MetricsSource {
   render(): string;

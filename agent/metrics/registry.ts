@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 
 /**
  * A small Prometheus registry: counters and gauges with labels, rendered in

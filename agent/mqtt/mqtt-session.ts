@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from '../../drivers/transport/backoff.js';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 
 export interface WillMessage {
   topic: string;

@@ -1,5 +1,5 @@
 import type { Fix } from '../../protocol/fix.js';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { haversineM } from './geo.js';
 
 /** Why a fix was dropped; one counter each, reported in status and metrics. */

@@ -1,5 +1,5 @@
 import type { Fix } from '../../protocol/fix.js';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { haversineM, headingDiffDeg } from './geo.js';
 
 export interface ReportingOptions {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
 import { encodeBody } from '../../protocol/codec.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import { Agent } from '../agent.js';
 import { attachConfigUpdates, type ConfigUpdateTarget } from '../commands/config-update.js';
 import { withDeclaredVersion } from './config-version.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { maskUrlPassword } from '../../config/load-config.js';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 
 export interface BrokerCredentials {
   username?: string;

@@ -5,7 +5,7 @@ import { APPLICATION_ID } from '../buffer/buffer-database.js';
 import { MESSAGE_KINDS, emptyByKind, type MessageKind } from '../buffer/message-buffer.js';
 import { decodeFixPayload } from '../fix-payload.js';
 import type { Fix } from '../../protocol/fix.js';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 
 export interface BufferFileStats {
   file: string;

@@ -1,7 +1,7 @@
 import { openReferenceCamera } from '../../drivers/camera/reference-driver.js';
 import type { CameraDriver, CameraIdentity, CameraStatus } from '../../drivers/camera/camera-driver.js';
 import { openTransport, parsePortSpec, type Transport } from '../../drivers/transport/index.js';
-import { BwcError, isBwcError } from '../../protocol/errors.js';
+import { BwcError, isBwcError } from '../../common/errors.js';
 
 /** The reference control protocol runs at 115200 8N1 (drivers/camera/README.md). */
 export const CONTROL_BAUD = 115_200;

@@ -6,8 +6,8 @@ import mqtt from 'mqtt';
 import type { LoadedConfig } from '../../config/load-config.js';
 import { atomicWriteFileSync } from '../../config/atomic-write.js';
 import { editConfigFile } from '../../config/write-config.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
-import { AGENT_VERSION } from '../version.js';
+import { BwcError, describeError } from '../../common/errors.js';
+import { AGENT_VERSION } from '../../common/version.js';
 import { Topics } from '../../protocol/topics.js';
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
-import { UsageError } from '../cli/cli-kit.js';
+import { UsageError } from '../../common/cli-kit.js';
 
 /** Where the agent's configuration is when a technician command is not told (the systemd unit's). */
 export const DEFAULT_CONFIG = '/etc/bwc-agent/config.yaml';

@@ -1,11 +1,13 @@
 import { accessSync, constants, existsSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { checkFfmpeg } from '../../drivers/video/ffmpeg-process.js';
+import { redactUrl } from '../../drivers/video/ffmpeg-args.js';
 import { X509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import { loadConfig, maskUrlPassword, type LoadedConfig } from '../../config/load-config.js';
 import { parsePortSpec } from '../../drivers/transport/index.js';
 import { CONSTELLATIONS } from '../../drivers/nmea/types.js';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 import { identifyCamera } from './camera-link.js';
 import { sampleNmea, type NmeaSample } from './nmea-sample.js';
 import { brokerCredentials, probeTls, tryMqttConnect, type BrokerCredentials } from './broker-probe.js';
@@ -34,7 +36,7 @@ export interface DoctorOptions {
 }
 
 /** The order of the checks: each builds on the ones before (a port must open before NMEA can flow). */
-export const CHECK_ORDER = ['config', 'serial-permissions', 'nmea', 'fix', 'camera', 'clock', 'broker', 'tls', 'disk', 'buffer'] as const;
+export const CHECK_ORDER = ['config', 'serial-permissions', 'nmea', 'fix', 'camera', 'video', 'clock', 'broker', 'tls', 'disk', 'buffer'] as const;
 
 const WORST: Record<CheckLevel, number> = { skip: 0, pass: 0, warn: 1, fail: 2 };
 
@@ -134,6 +136,9 @@ export async function runDoctor(o: DoctorOptions): Promise<CheckResult[]> {
       add(portError('camera', d.id, d.control, err));
     }
   }
+
+  // --- video: ffmpeg (libx264) and each configured video source
+  for (const r of videoChecks(loaded.config.devices, loaded.config.liveFeed.ffmpeg)) add(r);
 
   // --- clock skew: system vs GNSS vs camera
   if (samples.size === 0 && cameraClock.size === 0) add({ check: 'clock', level: 'skip', detail: 'no GNSS time and no camera clock read' });
@@ -237,6 +242,32 @@ function fixResult(device: string, s: NmeaSample, maxHdop: number, listenMs: num
   }
   if (f.mode === 2) return { check: 'fix', subject: device, level: 'warn', detail: `2D fix only${hdop}${satText}`, hint: 'too few satellites for 3D: more open sky' };
   return { check: 'fix', subject: device, level: 'pass', detail: `3D fix${hdop}${satText}` };
+}
+
+function videoChecks(devices: Array<{ id: string; video?: string }>, ffmpegPath: string): CheckResult[] {
+  const out: CheckResult[] = [];
+  const ff = checkFfmpeg(ffmpegPath);
+  const needed = devices.filter((d) => d.video && d.video !== 'camera');
+  if (ff.ok) out.push({ check: 'video', subject: 'ffmpeg', level: 'pass', detail: ff.detail });
+  else {
+    out.push({
+      check: 'video', subject: 'ffmpeg', level: needed.length > 0 ? 'fail' : 'warn', detail: ff.detail,
+      hint: needed.length > 0 ? `${needed.map((d) => d.id).join(', ')} read video through ffmpeg: install it (apt-get install ffmpeg) or set liveFeed.ffmpeg` : 'without it, snapshots of V4L2/RTSP cameras and their live video are unavailable (apt-get install ffmpeg)',
+    });
+  }
+  for (const d of needed) {
+    const v = d.video!;
+    if (v.startsWith('v4l2:')) {
+      const node = v.slice(5);
+      try {
+        accessSync(node, constants.R_OK | constants.W_OK);
+        out.push({ check: 'video', subject: d.id, level: 'pass', detail: `${node} is readable and writable` });
+      } catch (err) {
+        out.push({ check: 'video', subject: d.id, level: 'fail', detail: `${node}: ${(err as NodeJS.ErrnoException).code ?? describeError(err)}`, hint: 'plug the camera in; add the agent user to the video group; bwc-agent devices lists the video nodes found' });
+      }
+    } else out.push({ check: 'video', subject: d.id, level: 'skip', detail: `${redactUrl(v)}: an RTSP camera is reached when a live feed starts` });
+  }
+  return out;
 }
 
 function skewResult(check: string, subject: string, skewMs: number, hint: string): CheckResult {

@@ -1,6 +1,6 @@
 import { listUsbTtys, matchesAny, type UsbMatch, type UsbTty } from '../../drivers/discovery/index.js';
 import type { CameraIdentity, CameraStatus, RecordingState } from '../../drivers/camera/camera-driver.js';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 import { identifyCamera } from './camera-link.js';
 import { sampleNmea } from './nmea-sample.js';
 import { findGnssPort, nameSiblings } from './gnss-port-finder.js';

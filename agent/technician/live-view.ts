@@ -4,7 +4,7 @@ import type { CameraDriver, CameraStatus } from '../../drivers/camera/camera-dri
 import { openReferenceCamera } from '../../drivers/camera/reference-driver.js';
 import { openTransport, parsePortSpec, type Transport } from '../../drivers/transport/index.js';
 import { fixToJson } from '../../protocol/fix.js';
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 import { openControl } from './camera-link.js';
 
 export interface LiveTarget {

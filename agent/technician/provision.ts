@@ -7,7 +7,7 @@ import type { DeviceConfig } from '../../config/schema.js';
 import { TOPIC_ID_PATTERN } from '../../config/schema-kit.js';
 import type { CameraDriver, CameraIdentity, OfficerBinding, SettingValue } from '../../drivers/camera/camera-driver.js';
 import { checkBinding } from '../../drivers/camera/identity-rules.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import { openReferenceCamera } from '../../drivers/camera/reference-driver.js';
 import { explainCameraError, openControl } from './camera-link.js';
 import { createCredentials, credentialPaths, credentialProblem, type CredentialKind } from './device-credentials.js';

@@ -1,4 +1,4 @@
-import { describeError } from '../../protocol/errors.js';
+import { describeError } from '../../common/errors.js';
 
 export type StepResult = 'ok' | 'changed' | 'unchanged' | 'would-change' | 'skipped' | 'failed';
 

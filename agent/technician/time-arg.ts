@@ -1,4 +1,4 @@
-import { UsageError } from '../cli/cli-kit.js';
+import { UsageError } from '../../common/cli-kit.js';
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

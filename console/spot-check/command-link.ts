@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { keyFingerprint } from '../../agent/commands/command-keys.js';
+import { keyFingerprint } from '../../common/command-keys.js';
 import { decodeMessage } from '../../protocol/codec.js';
 import { signCommand, newCommandId, type CommandRole } from '../../protocol/command-signing.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 
 export interface ReplyMessage {
@@ -14,7 +14,10 @@ export interface ReplyMessage {
   /** e.g. "REASON_UNKNOWN_KEY" */
   reasonCode: string;
   reason: string;
-  media?: { requestId?: string; bytes?: number; chunks?: number; sha256?: Uint8Array; frames?: number };
+  media?: {
+    requestId?: string; bytes?: number; chunks?: number; sha256?: Uint8Array; frames?: number;
+    codec?: string; width?: number; height?: number; durationMs?: number; droppedFrames?: number; bitrateKbps?: number; keyframes?: number;
+  };
   recordings?: { recordings?: RecordingManifestMessage[]; openSinceMs?: number | string };
 }
 
@@ -41,6 +44,14 @@ export interface MediaChunkMessage {
   frame: number;
   timeMs: number;
   objectId: string;
+  /** Live video (contentType video/h264): protocol/README.md "Live video". */
+  keyframe?: boolean;
+  codec?: string;
+  width?: number;
+  height?: number;
+  ptsUs?: number;
+  fps?: number;
+  gop?: number;
 }
 
 /** A command refused by the agent (REJECTED) or that failed there (FAILED). */
@@ -159,6 +170,10 @@ export class CommandLink {
           requestId: String(m.requestId), index: Number(m.index ?? 0), offset: Number(m.offset ?? 0), last: Boolean(m.last),
           contentType: String(m.contentType ?? ''), data: m.data ?? new Uint8Array(0), ...(m.sha256 && m.sha256.length ? { sha256: m.sha256 } : {}),
           totalSize: Number(m.totalSize ?? 0), frame: Number(m.frame ?? 0), timeMs: Number(m.timeMs ?? 0), objectId: String(m.objectId ?? ''),
+          ...(m.contentType === 'video/h264' ? {
+            keyframe: Boolean(m.keyframe), codec: String(m.codec ?? ''), width: Number(m.width ?? 0), height: Number(m.height ?? 0),
+            ptsUs: Number(m.ptsUs ?? 0), fps: Number(m.fps ?? 0), gop: Number(m.gop ?? 0),
+          } : {}),
         } satisfies MediaChunkMessage);
       }
     } catch (err) {

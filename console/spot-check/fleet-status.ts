@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { decodeFleetMessage } from '../fleet-decoder.js';
+import { decodeFleetMessage } from '../fleet/fleet-decoder.js';
 import type { Topics } from '../../protocol/topics.js';
 
 export interface DeviceStatus {

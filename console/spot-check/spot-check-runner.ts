@@ -1,9 +1,10 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BwcError, describeError, isBwcError } from '../../protocol/errors.js';
+import { BwcError, describeError, isBwcError } from '../../common/errors.js';
 import { CommandRefused, type CommandLink, type CommandRequest, type MediaChunkMessage, type RecordingManifestMessage } from './command-link.js';
 import { FileAssembler, ObjectAssembler, type AssembledObject } from './media-assembly.js';
 import type { Progress } from './progress.js';
+import { LiveVideoReceiver } from './live-video-receiver.js';
 
 export type SpotKind = 'snapshot' | 'live' | 'clip';
 
@@ -30,14 +31,22 @@ export interface SpotResult {
   firstFrameMs?: number;
   /** Clips: the camera was recording at the time (start of the open recording, ISO 8601); that recording is not in the clip. */
   openRecordingSince?: string;
+  /** Live video: RFC 6381 codec and the MP4's duration as a player reads it. */
+  codec?: string;
+  durationS?: number;
+  /** Live video: capture-to-console delay of each frame, ms (p50/p95). */
+  latencyMs?: { p50: number; p95: number };
 }
 
 export interface SpotCheckSettings {
   outDir: string;
   durationS: number;
+  /** 0: the camera's default (25 for video, 2 for JPEG frames) */
   fps: number;
   quality: number;
   maxBitrateKbps: number;
+  /** '' (video when the camera has it), video/h264 or image/jpeg */
+  format?: string;
   keepaliveS: number;
   /** A clip transfer with no chunk for this long is resumed, ms. */
   stallMs: number;
@@ -128,10 +137,26 @@ async function live(link: CommandLink, device: string, dir: string, s: SpotCheck
   let bad = 0;
   let firstFrameMs: number | undefined;
   let feedDir: string | undefined;
+  let video: LiveVideoReceiver | undefined;
+  let keyframeAskedAt = 0;
+  let commandId = '';
   const pending: MediaChunkMessage[] = [];
   const onFrame = (c: MediaChunkMessage) => {
     if (!feedDir) {
       pending.push(c);
+      return;
+    }
+    if (c.contentType === 'video/h264') {
+      video ??= new LiveVideoReceiver((part) => join(dir, `${feedDir!.slice(dir.length + 1)}${part > 1 ? `-${part}` : ''}.mp4`));
+      const lost = video.dropped.incomplete + video.dropped.hash;
+      video.add(c);
+      firstFrameMs ??= video.firstFrameAt !== undefined ? video.firstFrameAt - started : undefined;
+      // A unit was lost (QoS 0): ask for a keyframe rather than wait for the GOP to end.
+      if (video.dropped.incomplete + video.dropped.hash > lost && Date.now() - keyframeAskedAt > 1000) {
+        keyframeAskedAt = Date.now();
+        void link.fire(device, 'viewerKeepalive', { commandId, keyframe: true }).catch(() => undefined);
+      }
+      progress.transfer(device, `live ${video.frames} frames`, (bytes += c.data.length), undefined, started);
       return;
     }
     let asm = frames.get(c.frame);
@@ -147,34 +172,62 @@ async function live(link: CommandLink, device: string, dir: string, s: SpotCheck
     frames.delete(c.frame);
     firstFrameMs ??= Date.now() - started;
     if (obj.sha256 !== obj.announced || !isJpeg(obj.data)) bad++;
+    mkdirSync(feedDir, { recursive: true });
     const file = join(feedDir, `frame-${String(c.frame).padStart(6, '0')}.jpg`);
     writeFileSync(file, obj.data);
     files.push(file);
     bytes += obj.data.length;
     progress.transfer(device, `live ${files.length} frames`, bytes, undefined, started);
   };
-  const req = await link.command(device, 'liveFeed', { fps: s.fps, quality: s.quality, durationS: s.durationS, maxBitrateKbps: s.maxBitrateKbps }, { media: true, onChunk: onFrame });
+  const req = await link.command(device, 'liveFeed', { fps: s.fps, quality: s.quality, durationS: s.durationS, maxBitrateKbps: s.maxBitrateKbps, ...(s.format ? { format: s.format } : {}) }, { media: true, onChunk: onFrame });
+  commandId = req.commandId;
   feedDir = join(dir, `live-${stamp()}-${req.commandId}`);
-  mkdirSync(feedDir, { recursive: true });
   for (const c of pending.splice(0)) onFrame(c);
-  progress.note(device, `live feed ${req.commandId} accepted: ${s.fps} fps for ${s.durationS} s`);
+  progress.note(device, `live feed ${req.commandId} accepted: ${s.fps || 'default'} fps for ${s.durationS} s`);
   // Tell the agent someone is watching, or it stops the feed (viewer gone).
   const keepalive = setInterval(() => void link.fire(device, 'viewerKeepalive', { commandId: req.commandId }).catch(() => undefined), s.keepaliveS * 1000);
   try {
-    const fin = await finish(req, (s.durationS + 60) * 1000);
+    let fin: Awaited<ReturnType<typeof finish>> | undefined;
+    try {
+      fin = await finish(req, (s.durationS + 60) * 1000);
+    } finally {
+      // Whatever came is saved playable, even when the feed failed part way.
+      if (video) {
+        await sleep(300);
+        video.finish();
+      }
+    }
     progress.note(device, `live feed ended: ${fin.reason}`);
+    if (video) return liveVideoResult(video, fin.reason, firstFrameMs);
     await sleep(300);
     const partial = { files, bytes, frames: files.length, sha256_ok: bad === 0 && files.length > 0, ...(firstFrameMs !== undefined ? { firstFrameMs } : {}) };
     if (files.length === 0) return { ...partial, result: 'failed', reason: `no frame arrived (${fin.reason})` };
     if (bad > 0) return { ...partial, result: 'failed', reason: `${bad} frames failed their SHA-256 or JPEG check` };
     return { ...partial, result: 'ok', reason: '' };
   } catch (err) {
-    (err as { partial?: Partial<SpotResult> }).partial = { files, bytes, frames: files.length };
+    (err as { partial?: Partial<SpotResult> }).partial = video ? { files: video.files.map((f) => f.path), bytes, frames: video.frames } : { files, bytes, frames: files.length };
     throw err;
   } finally {
     clearInterval(keepalive);
     await link.close(req);
   }
+}
+
+function liveVideoResult(v: LiveVideoReceiver, reason: string, firstFrameMs: number | undefined): Partial<SpotResult> {
+  const files = v.files;
+  const bytes = files.reduce((n, f) => n + f.stats.fileBytes, 0);
+  const durationS = files.reduce((n, f) => n + f.stats.durationS, 0);
+  const sorted = [...v.latenciesMs].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  const out: Partial<SpotResult> = {
+    files: files.map((f) => f.path), bytes, frames: v.frames, sha256_ok: v.dropped.hash === 0 && v.frames > 0,
+    codec: files[0]?.codec ?? '', durationS: Math.round(durationS * 1000) / 1000,
+    ...(firstFrameMs !== undefined ? { firstFrameMs } : {}),
+    ...(sorted.length ? { latencyMs: { p50: q(0.5), p95: q(0.95) } } : {}),
+  };
+  if (v.frames === 0) return { ...out, result: 'failed', reason: `no whole frame arrived (${reason})` };
+  if (v.dropped.hash > 0) return { ...out, result: 'failed', reason: `${v.dropped.hash} frames failed their SHA-256 check` };
+  return { ...out, result: 'ok', reason: '' };
 }
 
 /** Transient failures are resumed; these are final. */
@@ -271,7 +324,14 @@ async function clip(link: CommandLink, device: string, dir: string, s: SpotCheck
       return { ...result, files: [part], result: 'failed', reason: `SHA-256 mismatch: file ${sha}, manifest ${manifestSha}, last chunk ${file.announced ?? 'none'}` };
     }
     renameSync(part, final);
-    return { ...result, files: [final], result: 'ok', reason: '' };
+    // The manifest goes beside the clip: what the camera said it recorded, and that the file matches it.
+    const manifestFile = join(dir, `${rec.id}.manifest.json`);
+    writeFileSync(manifestFile, JSON.stringify({
+      id: rec.id, start: new Date(Number(rec.startMs)).toISOString(), end: new Date(Number(rec.endMs)).toISOString(),
+      startMs: Number(rec.startMs), endMs: Number(rec.endMs), size, sha256: manifestSha, officerNumber: rec.officerNumber,
+      trigger: rec.trigger, contentType: rec.contentType, file: final.slice(dir.length + 1), sha256Verified: true, savedAt: new Date().toISOString(),
+    }, null, 2) + '\n');
+    return { ...result, files: [final, manifestFile], result: 'ok', reason: '' };
   } catch (err) {
     try {
       file.close();

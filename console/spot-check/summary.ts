@@ -15,6 +15,8 @@ export function resultsJson(results: SpotResult[]): string {
     seconds: Math.round(r.seconds * 1000) / 1000,
     ...(r.frames !== undefined ? { frames: r.frames } : {}),
     ...(r.firstFrameMs !== undefined ? { first_frame_ms: r.firstFrameMs } : {}),
+    ...(r.codec !== undefined ? { codec: r.codec, duration_s: r.durationS ?? 0 } : {}),
+    ...(r.latencyMs !== undefined ? { latency_ms: r.latencyMs } : {}),
     ...(r.recording !== undefined ? { recording: r.recording } : {}),
     ...(r.resumes !== undefined ? { resumes: r.resumes, resumed_from: r.resumedFrom ?? [] } : {}),
     ...(r.openRecordingSince !== undefined ? { open_recording_since: r.openRecordingSince } : {}),
@@ -32,10 +34,8 @@ export function resultsTable(results: SpotResult[]): string {
     formatBytes(r.bytes),
     r.seconds.toFixed(1),
     r.result === 'ok'
-      ? [
-          r.frames !== undefined && r.kind === 'live' ? `${r.frames} frames` : '', r.resumes ? `resumed ${r.resumes}x` : '', r.sha256_ok ? 'sha256 ok' : '',
-          r.openRecordingSince ? `last finished recording; recording since ${r.openRecordingSince}, offered once stopped` : '',
-        ].filter(Boolean).join(', ')
+      ? [r.frames !== undefined && r.kind === 'live' ? `${r.frames} frames` : '', r.codec ? `${r.codec} ${r.durationS ?? 0} s` : '', r.resumes ? `resumed ${r.resumes}x` : '', r.sha256_ok ? 'sha256 ok' : '',
+          r.openRecordingSince ? `last finished recording; recording since ${r.openRecordingSince}, offered once stopped` : ''].filter(Boolean).join(', ')
       : r.reason,
   ]);
   // Chinese names are two columns wide on a terminal.

@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { RECORDING_TRIGGERS, type RecordingInfo } from './camera-driver.js';
 
 /**

@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { crc16Ccitt, crc32 } from './crc.js';
 
 /**

@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import type { CameraIdentity, OfficerBinding } from './camera-driver.js';
 
 /**

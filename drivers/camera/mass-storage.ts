@@ -1,6 +1,6 @@
 import { lstat, open, readdir, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import type { FootageSource, RecordingInfo } from './camera-driver.js';
 import { checkRecordingId, MANIFEST_SUFFIX, parseManifest, type FootageManifest } from './footage-manifest.js';
 

@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import {
   RECORDING_STATES, RECORDING_TRIGGERS, OFFICER_ALERTS,
   type CameraIdentity, type CameraNotification, type CameraStatus, type LiveFrame, type OfficerAlert,

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import type {
   CameraDriver, CameraIdentity, CameraNotification, CameraStatus, LiveFrame, LiveVideoFrame, LiveVideoOptions, OfficerAlert, OfficerBinding,
   RecordingInfo, SettingValue,

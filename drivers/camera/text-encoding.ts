@@ -1,5 +1,5 @@
 import iconv from 'iconv-lite';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 
 /**
  * Text fields on the camera channel are UTF-8 or GBK: many GA/T 947 cameras

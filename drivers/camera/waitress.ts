@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 
 /**
  * Requests waiting for their answer, after zigbee-herdsman's Waitress: each

@@ -1,5 +1,5 @@
 import type { SerialPort } from 'serialport';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { countValidSentences } from './nmea-checksum.js';
 import { openSerialPort } from './serial-transport.js';
 import { errorText } from './transport.js';

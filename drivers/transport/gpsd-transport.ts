@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { connectTcp, SocketTransport } from './tcp-transport.js';
 import type { Transport } from './transport.js';
 

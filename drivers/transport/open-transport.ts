@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { detectBaud } from './detect-baud.js';
 import { openGpsdTransport } from './gpsd-transport.js';
 import type { PortSpec } from './port-spec.js';

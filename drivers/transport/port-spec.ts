@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 
 /** Where a camera's byte stream comes from (see parsePortSpec for the text forms). */
 export type PortSpec =

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { SerialPort } from 'serialport';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { CloseSignal, classifyError, errorText, type Transport } from './transport.js';
 
 /** Opens a serial device (or a pseudo-terminal) at a fixed rate, 8N1. */

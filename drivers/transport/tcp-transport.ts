@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { CloseSignal, errorText, type Transport } from './transport.js';
 
 /** Connects to host:port and resolves with the connected socket, or a BwcError naming the address. */

@@ -14,7 +14,7 @@ import {
 } from '../../drivers/camera/messages.js';
 import type { TextEncoding } from '../../drivers/camera/text-encoding.js';
 import { TlvReader, TlvWriter } from '../../drivers/camera/tlv.js';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from '../../common/errors.js';
 import type { Fix } from '../../protocol/fix.js';
 import { battery, footageWriter, recordingPlan, type CameraBehaviour, type Outgoing } from './camera-behaviours.js';
 import { fault, type FaultOptions, type SimCameraFault } from './camera-faults.js';

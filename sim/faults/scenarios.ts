@@ -1,4 +1,4 @@
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { SeededRandom } from '../gnss/random.js';
 import type { GnssFault } from './gnss-faults.js';
 

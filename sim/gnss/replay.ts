@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 
 /** One reporting cycle of a capture: its raw lines and when it came, relative to the first. */
 export interface ReplayEpoch {

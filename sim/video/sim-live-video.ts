@@ -151,8 +151,14 @@ export class SimLiveVideo {
   private switchEncoder(): void {
     const p = this.params!;
     const old = this.current;
-    this.current = this.spare && this.spare.fits(p) ? this.spare : this.spawn(p);
+    const spare = this.spare;
     this.spare = undefined;
+    if (spare && spare.fits(p)) this.current = spare;
+    else {
+      // An encoder of other parameters is of no use here: it goes.
+      if (spare) void spare.proc.stop();
+      this.current = this.spawn(p);
+    }
     if (old) {
       old.onUnit = undefined;
       void old.proc.stop();

@@ -11,7 +11,7 @@ import { loadOrCreateAgentKey, rawPublicKey } from '../../agent/audit/agent-key.
 import { AnchorPublisher } from '../../agent/audit/anchor-publisher.js';
 import { checkAnchor, encodeAnchor } from '../../agent/audit/audit-anchor.js';
 import { checkAgainstAnchors, readAnchorsFile } from '../../agent/audit/anchor-check.js';
-import { keyFingerprint } from '../../agent/commands/command-keys.js';
+import { keyFingerprint } from '../../common/command-keys.js';
 import { agentCli } from '../helpers/paths.js';
 import type { TapTest } from '../helpers/tap-test.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import t from 'tap';
 import jpeg from 'jpeg-js';
 import type { CameraDriver, CameraIdentity, CameraNotification, LiveFrame, RecordingState, SettingValue } from '../../drivers/camera/camera-driver.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 
 /**
  * The contract every CameraDriver must keep, as one suite run against each

@@ -2,7 +2,7 @@ import t from 'tap';
 import { crc16Ccitt, crc32 } from '../../drivers/camera/crc.js';
 import { encodeFrame, Flag, FrameDecoder, MAX_PAYLOAD, type Frame } from '../../drivers/camera/frame-codec.js';
 import { TlvReader, TlvWriter } from '../../drivers/camera/tlv.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 
 function collect(maxPayload?: number): { d: FrameDecoder; frames: Frame[] } {
   const frames: Frame[] = [];

@@ -5,7 +5,7 @@ import {
   writeAlert, writeError, writeIdentity, writeLiveFrame, writeNotification, writeRecording, writeSettingsPayload, writeStatus,
 } from '../../drivers/camera/messages.js';
 import { TlvReader, TlvWriter } from '../../drivers/camera/tlv.js';
-import { BwcError } from '../../protocol/errors.js';
+import { BwcError } from '../../common/errors.js';
 import { SeededRandom } from '../../sim/gnss/random.js';
 import { IDENTITY } from './camera-rig.js';
 

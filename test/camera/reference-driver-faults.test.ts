@@ -1,6 +1,6 @@
 import t from 'tap';
 import { openReferenceCamera } from '../../drivers/camera/reference-driver.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { waitFor } from './camera-driver.contract.js';
 import { IDENTITY, openPort, openRig } from './camera-rig.js';
 

@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { Topics } from '../../protocol/topics.js';
-import { decodeFleetMessage, type FleetRecord } from '../../console/fleet-decoder.js';
+import { decodeFleetMessage, type FleetRecord } from '../../console/fleet/fleet-decoder.js';
 import { waitFor } from './chaos-kit.js';
 
 export type Received = FleetRecord & { receivedMs: number; retainedCopy?: boolean };

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { scaled, sleep, writeResult, SEED, waitFor } from './chaos-kit.js';
 import { FleetRig } from './fleet-rig.js';
 import { Topics } from '../../protocol/topics.js';
-import { decodeFleetMessage } from '../../console/fleet-decoder.js';
-import { FleetAvailability } from '../../console/availability.js';
+import { decodeFleetMessage } from '../../console/fleet/fleet-decoder.js';
+import { FleetAvailability } from '../../console/fleet/availability.js';
 
 /**
  * State on the wire (issue "trust on the wire"): what a platform believes

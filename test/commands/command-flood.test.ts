@@ -7,7 +7,7 @@ import pino from 'pino';
 import { CommandHandler } from '../../agent/commands/command-handler.js';
 import { CommandVerifier } from '../../agent/commands/command-verifier.js';
 import { CommandQueue, type QueuedCommand } from '../../agent/commands/command-queue.js';
-import { TrustedKeys } from '../../agent/commands/command-keys.js';
+import { TrustedKeys } from '../../common/command-keys.js';
 import { ReplayStore } from '../../agent/commands/replay-store.js';
 import { RateLimiter } from '../../agent/commands/rate-limiter.js';
 import { RefusalTally } from '../../agent/commands/refusal-tally.js';

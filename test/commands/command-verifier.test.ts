@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandVerifier, type Verdict } from '../../agent/commands/command-verifier.js';
-import { TrustedKeys, keyFingerprint, type Role } from '../../agent/commands/command-keys.js';
+import { TrustedKeys, keyFingerprint, type Role } from '../../common/command-keys.js';
 import { ReplayStore } from '../../agent/commands/replay-store.js';
 import { RateLimiter } from '../../agent/commands/rate-limiter.js';
 import { signCommand } from '../../protocol/command-signing.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FleetAvailability } from '../../console/availability.js';
+import { FleetAvailability } from '../../console/fleet/availability.js';
 import { statusCounters } from '../../agent/device-messages.js';
 
 t.test('availability: a device is available only while its status and its agent (same session) say so', async (t) => {

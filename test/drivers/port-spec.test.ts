@@ -1,6 +1,6 @@
 import t from 'tap';
 import { formatPortSpec, parsePortSpec } from '../../drivers/transport/port-spec.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 
 t.test('device paths, tcp:// and gpsd:// are read', async (t) => {
   t.same(parsePortSpec('/dev/ttyUSB0'), { kind: 'serial', path: '/dev/ttyUSB0' });

@@ -7,7 +7,7 @@ import { countValidSentences } from '../../drivers/transport/nmea-checksum.js';
 import { openTransport } from '../../drivers/transport/open-transport.js';
 import { parsePortSpec } from '../../drivers/transport/port-spec.js';
 import type { Transport } from '../../drivers/transport/transport.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { Simulator } from '../../sim/simulator.js';
 import { waitFor } from './wait-for.js';
 

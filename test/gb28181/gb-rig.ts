@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import type { Fix } from '../../protocol/fix.js';
 import type { RecordingInfo } from '../../drivers/camera/camera-driver.js';
-import { createLogger, type Logger } from '../../agent/log.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import type { ChannelSource, GbChannel } from '../../agent/gb28181/channel-source.js';
 import { GbDevice, type GbDeviceOptions } from '../../agent/gb28181/gb-device.js';
 import type { TapTest } from '../helpers/tap-test.js';

@@ -1,8 +1,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { Topics } from '../../protocol/topics.js';
-import { decodeFleetMessage, type FleetRecord } from '../../console/fleet-decoder.js';
-import { SeqTracker } from '../../console/seq-tracker.js';
+import { decodeFleetMessage, type FleetRecord } from '../../console/fleet/fleet-decoder.js';
+import { SeqTracker } from '../../console/fleet/seq-tracker.js';
 
 /**
  * A subscriber to the whole fleet, as the platform would be: decodes every

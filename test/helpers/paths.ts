@@ -7,6 +7,6 @@ export const outRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '.
 export const repoRoot = resolve(outRoot, '..');
 /** The compiled CLIs, to spawn as separate processes exactly as users run them. */
 export const agentCli = join(outRoot, 'agent', 'cli', 'bwc-agent.js');
-export const consoleCli = join(outRoot, 'console', 'bwc-console.js');
+export const consoleCli = join(outRoot, 'console', 'cli', 'bwc-console.js');
 /** Real receiver captures with gpsd's expected fixes (BSD-2, test/fixtures/gnss-captures/COPYING.gpsd). */
 export const capturesDir = join(repoRoot, 'test', 'fixtures', 'gnss-captures');

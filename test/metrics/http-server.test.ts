@@ -2,7 +2,7 @@ import t from 'tap';
 import { request, Agent } from 'node:http';
 import { startHttpServer } from '../../agent/metrics/http-server.js';
 import { MetricsRegistry } from '../../agent/metrics/registry.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { parseProm } from './prom-parse.js';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }

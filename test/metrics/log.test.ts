@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { REDACTED, createLogger, redactSecrets } from '../../agent/log.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { REDACTED, createLogger, redactSecrets } from '../../common/log.js';
+import { isBwcError } from '../../common/errors.js';
 import { outRoot } from '../helpers/paths.js';
 
 /** A logger writing into memory; lines() parses what was written. */
@@ -134,7 +134,7 @@ t.test('a file destination is created with its directory and appended to', async
 });
 
 t.test('logs go to stderr by default: stdout stays clean for command output', async (t) => {
-  const logModule = pathToFileURL(join(outRoot, 'agent', 'log.js')).href;
+  const logModule = pathToFileURL(join(outRoot, 'common', 'log.js')).href;
   const child = spawn(process.execPath, ['--input-type=module', '-e',
     `const { createLogger } = await import(${JSON.stringify(logModule)}); createLogger({ name: 'x' }).info({ token: 'tok-123' }, 'hello');`]);
   let out = '', err = '';

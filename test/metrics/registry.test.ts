@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from '../../agent/metrics/registry.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { parseProm } from './prom-parse.js';
 
 t.test('the exposition text, exactly', async (t) => {

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ClockSkew } from '../../agent/pipeline/clock-skew.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { T0, seeded } from './track-helpers.js';
 
 /**

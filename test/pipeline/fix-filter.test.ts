@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Fix } from '../../protocol/fix.js';
 import { FixFilter, SPEED_PROFILES, type FixFilterOptions } from '../../agent/pipeline/fix-filter.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { ORIGIN, T0, fixAt, offset, seeded, straight } from './track-helpers.js';
 
 const FOOT: FixFilterOptions = { minMode: 2, maxHdop: 5, maxSpeedMps: SPEED_PROFILES.foot };

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Fix } from '../../protocol/fix.js';
 import { DEFAULT_REPORTING, ReportingPolicy, type ReportReason, type ReportingOptions } from '../../agent/pipeline/reporting-policy.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { ORIGIN, T0, fixAt, offset, seeded, straight } from './track-helpers.js';
 
 const OPTS: ReportingOptions = {

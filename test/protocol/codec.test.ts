@@ -1,7 +1,7 @@
 import t from 'tap';
 import { decodeHeader, decodeMessage, encodeBody, encodeMessage, withHeader } from '../../protocol/codec.js';
 import { frameDelimited, splitDelimited } from '../../protocol/delimited-codec.js';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import { SCHEMA_VERSION } from '../../protocol/schema.js';
 import { Rng } from './track-gen.js';
 import { MESSAGE_CASES } from './vector-cases.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { isBwcError } from '../../protocol/errors.js';
+import { isBwcError } from '../../common/errors.js';
 import type { Fix } from '../../protocol/fix.js';
 import { type TrackBatchData, decodeTrackBatch, encodeTrackBatch, encodeTrackBatchBody } from '../../protocol/track-codec.js';
 import { withHeader } from '../../protocol/codec.js';

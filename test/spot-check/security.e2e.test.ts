@@ -3,7 +3,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { readPrivateKey } from '../../agent/commands/command-keys.js';
+import { readPrivateKey } from '../../common/command-keys.js';
 import { signCommand, newCommandId } from '../../protocol/command-signing.js';
 import { decodeMessage, encodeBody } from '../../protocol/codec.js';
 import { Topics } from '../../protocol/topics.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { Simulator, simIdentity } from '../../sim/simulator.js';
-import { SimCamera } from '../../sim/camera/sim-camera.js';
+import { SimCamera, type SimVideoOptions } from '../../sim/camera/sim-camera.js';
 import { FootageRecorder } from '../../sim/camera/footage-recorder.js';
 import { FramePainter } from '../../sim/media/frame-painter.js';
 import { TestMosquitto } from '../helpers/mosquitto.js';
@@ -36,6 +36,10 @@ export interface RigOptions {
   extraDevices?: Array<{ id: string; gnss: string }>;
   liveKeepaliveS?: number;
   seed?: number;
+  /** How long to wait for every camera's first recording status (default 90 s). */
+  readyTimeoutMs?: number;
+  /** Cameras with real video (ffmpeg): MP4 recordings and live H.264. */
+  video?: SimVideoOptions;
 }
 
 export interface PremadeClip {
@@ -87,7 +91,7 @@ export class SpotRig {
     const cameras: SimCamera[] = [];
     // Cameras record from the start, so live feeds are allowed (liveFeed.onlyWhileRecording).
     sim.controlFactory = (c) => {
-      const cam = new SimCamera({ ...c, recordingPlan: 'always' });
+      const cam = new SimCamera({ ...c, recordingPlan: 'always', ...(o.video ? { video: o.video } : {}) });
       cameras.push(cam);
       return cam;
     };
@@ -132,7 +136,7 @@ export class SpotRig {
     // Ready when every camera's control channel is up and it is recording, as its retained status says.
     await recorder.waitFor(
       () => sim.devices.every((d) => recorder.records.some((r) => r.type === 'status' && r.device === d && r.recording === 'recording' && r.officer !== undefined)),
-      loadScaled(90_000),
+      o.readyTimeoutMs ?? loadScaled(90_000),
       'a recording status with an officer from every camera',
     );
     return rig;

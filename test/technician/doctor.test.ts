@@ -14,7 +14,7 @@ interface Check {
   hint?: string;
 }
 
-const ORDER = ['config', 'serial-permissions', 'nmea', 'fix', 'camera', 'clock', 'broker', 'tls', 'disk', 'buffer'];
+const ORDER = ['config', 'serial-permissions', 'nmea', 'fix', 'camera', 'video', 'clock', 'broker', 'tls', 'disk', 'buffer'];
 
 function doctor(config: string, opts: Parameters<typeof runCli>[1] = {}) {
   return runCli(['doctor', '--json', '--config', config, '--listen', '2500', '--timeout', '1500'], opts);

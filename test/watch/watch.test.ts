@@ -6,7 +6,7 @@ import { encodeTrackBatch } from '../../protocol/track-codec.js';
 import { Topics } from '../../protocol/topics.js';
 import { TestMosquitto } from '../helpers/mosquitto.js';
 import { consoleCli } from '../helpers/paths.js';
-import { SeqTracker } from '../../console/seq-tracker.js';
+import { SeqTracker } from '../../console/fleet/seq-tracker.js';
 
 t.test('seq tracker: duplicates at once, gaps as missing ranges, out-of-order backlog closes them', async (t) => {
   const s = new SeqTracker();

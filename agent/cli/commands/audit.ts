@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { readAuditEntries, verifyAuditLog } from '../../audit/audit-log.js';
 import { checkAgainstAnchors, publicKeyHexOf, readAnchorsFile, type AnchorVerdict } from '../../audit/anchor-check.js';
-import { writeOut } from '../cli-kit.js';
-import { BwcError } from '../../../protocol/errors.js';
+import { writeOut } from '../../../common/cli-kit.js';
+import { BwcError } from '../../../common/errors.js';
 
 interface AuditOptions {
   dataDir?: string;

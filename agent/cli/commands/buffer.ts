@@ -7,8 +7,8 @@ import { requiredConfig } from '../../technician/cli-options.js';
 import { agentDrops } from '../../technician/agent-metrics-read.js';
 import { toGeoJson, toGpx } from '../../technician/track-export.js';
 import { parseTime } from '../../technician/time-arg.js';
-import { UsageError, writeOut } from '../cli-kit.js';
-import { BwcError } from '../../../protocol/errors.js';
+import { UsageError, writeOut } from '../../../common/cli-kit.js';
+import { BwcError } from '../../../common/errors.js';
 import type { LoadedConfig } from '../../../config/load-config.js';
 
 interface Where {

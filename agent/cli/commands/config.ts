@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { loadConfig, maskSecrets } from '../../../config/load-config.js';
 import { writeMinimalConfig } from '../../../config/write-config.js';
-import { UsageError, writeOut } from '../cli-kit.js';
+import { UsageError, writeOut } from '../../../common/cli-kit.js';
 import { DEFAULT_CONFIG } from '../../technician/cli-options.js';
 
 /** `bwc-agent config validate|show|init` (shared CLI contract). */

@@ -1,18 +1,20 @@
 import type { Command } from 'commander';
+import { checkFfmpeg } from '../../../drivers/video/ffmpeg-process.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../../config/load-config.js';
-import { createLogger } from '../../log.js';
+import { createLogger } from '../../../common/log.js';
 import { Agent } from '../../agent.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../embedded-broker.js';
 import { Simulator } from '../../../sim/simulator.js';
-import { intOption, UsageError, untilStopSignal, writeOut } from '../cli-kit.js';
+import { intOption, UsageError, untilStopSignal, writeOut } from '../../../common/cli-kit.js';
 import { SimCamera } from '../../../sim/camera/sim-camera.js';
 import { DemoBoard } from '../demo-board.js';
-import { keyFingerprint, readPublicKey } from '../../commands/command-keys.js';
+import { keyFingerprint, readPublicKey } from '../../../common/command-keys.js';
+import { prepareDemoConsole } from '../../../console/server/demo-console.js';
 
 interface DemoOptions {
   broker?: string;
@@ -26,6 +28,8 @@ interface DemoOptions {
   gb28181?: string;
   gbDeviceId?: string;
   gbPasswordFile?: string;
+  console: boolean;
+  consoleListen: string;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -43,6 +47,8 @@ export function registerDemoCommand(program: Command): void {
     .option('--gb28181 <sip-uri>', 'also register the cameras on a GB/T 28181 platform: sip://SERVER_ID@HOST:PORT (;transport=tcp for TCP)')
     .option('--gb-device-id <id>', 'the 20-digit GB/T 28181 device id of the demo gateway (with --gb28181)')
     .option('--gb-password-file <file>', 'file holding the GB/T 28181 password (with --gb28181; mode 0600)')
+    .option('--no-console', 'do not start the web console (bwc-console serve) beside the cameras')
+    .option('--console-listen <host:port>', 'where the web console listens (a free port when this one is taken)', '127.0.0.1:8080')
     .action(async (opts: DemoOptions) => demo(opts));
 }
 
@@ -92,8 +98,15 @@ async function demo(opts: DemoOptions): Promise<void> {
   let embedded: EmbeddedBroker | undefined;
   const brokerUrl = opts.broker ?? (embedded = await startEmbeddedBroker()).url;
 
+  // The command centre's screen beside the cameras, trusted by the agent for spot checks;
+  // made before the cameras start, so the agent reads their first fixes.
+  const demoConsole = opts.console ? await prepareDemoConsole(join(dataDir, 'console')) : undefined;
+  if (demoConsole) trusted.push(demoConsole.trust);
   const usePty = haveSocat();
+  // Video needs ffmpeg with libx264; without it the demo runs on with MJPEG recordings and JPEG frames.
+  const ffmpeg = checkFfmpeg();
   const sim = new Simulator({
+    ...(ffmpeg.ok ? { video: { live: { width: 1280, height: 720, fps: 25, kbps: 1000 }, record: { width: 640, height: 360, fps: 15 } } } : {}),
     cameras: opts.cameras,
     transport: usePty ? 'pty' : 'tcp',
     rateHz: opts.rate as 1 | 5 | 10,
@@ -133,8 +146,14 @@ async function demo(opts: DemoOptions): Promise<void> {
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
       `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n` +
       (agent.gb ? `GB/T 28181: device ${opts.gbDeviceId} registering with ${opts.gb28181}\n` : '') +
+      (ffmpeg.ok ? `video: ${ffmpeg.detail}: MP4 recordings, live H.264\n` : `video unavailable: ${ffmpeg.detail}; recordings are MJPEG and live feeds JPEG frames\n`) +
       `${DemoBoard.legend}\n`,
   );
+  if (demoConsole) {
+    const [host, port] = [opts.consoleListen.replace(/:\d+$/, ''), Number(/:(\d+)$/.exec(opts.consoleListen)?.[1] ?? NaN)];
+    if (!host || !Number.isInteger(port)) throw new UsageError(`--console-listen takes HOST:PORT, got ${JSON.stringify(opts.consoleListen)}`);
+    process.stdout.write(`console: ${await demoConsole.start(brokerUrl, host, port)} (log in as ${demoConsole.user} / ${demoConsole.password})\n`);
+  }
   board.start();
 
   const stopped = untilStopSignal();
@@ -146,6 +165,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   // Let the last fixes read from the ports reach the broker before stopping.
   await new Promise((r) => setTimeout(r, 500));
   // The agent first: cameras that vanished under it would be logged as unplugged.
+  await demoConsole?.stop();
   await agent.stop('demo finished');
   await sim.stop();
   await embedded?.close();

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { findCameras, type FindResult } from '../../technician/find-cameras.js';
 import { collect, hardwareOptions, optionalConfig, positiveMs } from '../../technician/cli-options.js';
-import { writeOut } from '../cli-kit.js';
+import { writeOut } from '../../../common/cli-kit.js';
 
 interface DevicesOptions {
   json?: boolean;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { CHECK_ORDER, runDoctor, worstLevel, type CheckResult } from '../../technician/doctor-checks.js';
 import { DEFAULT_CONFIG, positiveMs } from '../../technician/cli-options.js';
-import { writeOut } from '../cli-kit.js';
+import { writeOut } from '../../../common/cli-kit.js';
 
 /** Exit status by the worst result: scripts can tell a warning from a failure. */
 export const DOCTOR_EXIT = { pass: 0, fail: 1, warn: 3 } as const;

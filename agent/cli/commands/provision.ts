@@ -1,13 +1,13 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { describeError } from '../../../protocol/errors.js';
+import { describeError } from '../../../common/errors.js';
 import type { SettingValue } from '../../../drivers/camera/camera-driver.js';
 import type { FoundCamera } from '../../technician/find-cameras.js';
 import { provision, type ProvisionReport } from '../../technician/provision.js';
 import { StepFailure, type StepRecord } from '../../technician/step-runner.js';
 import { collect, hardwareOptions, positiveMs } from '../../technician/cli-options.js';
-import { UsageError, writeOut } from '../cli-kit.js';
-import { BwcError } from '../../../protocol/errors.js';
+import { UsageError, writeOut } from '../../../common/cli-kit.js';
+import { BwcError } from '../../../common/errors.js';
 
 interface ProvisionOptions {
   port?: string;

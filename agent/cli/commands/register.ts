@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readPasswordFile, readPrivateKeyFile } from '../../../config/secret-files.js';
 import { registerByClaim } from '../../technician/claim-registration.js';
 import { positiveMs, requiredConfig } from '../../technician/cli-options.js';
-import { UsageError, writeOut } from '../cli-kit.js';
+import { UsageError, writeOut } from '../../../common/cli-kit.js';
 
 interface RegisterOptions {
   config?: string;

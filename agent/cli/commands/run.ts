@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../../config/load-config.js';
-import { createLogger, defaultLogFormat, type LogFormat } from '../../log.js';
+import { createLogger, defaultLogFormat, type LogFormat } from '../../../common/log.js';
 import { AgentSupervisor } from '../../technician/agent-supervisor.js';
-import { UsageError, untilStopSignal } from '../cli-kit.js';
+import { UsageError, untilStopSignal } from '../../../common/cli-kit.js';
 
 export function registerRunCommand(program: Command): void {
   program

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { scenarioHelp } from '../../../sim/faults/scenarios.js';
 import { Simulator, type SimCameraPorts } from '../../../sim/simulator.js';
-import { intOption, UsageError, untilStopSignal, writeOut } from '../cli-kit.js';
+import { intOption, UsageError, untilStopSignal, writeOut } from '../../../common/cli-kit.js';
 
 interface SimCliOptions {
   cameras: number;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { LiveView, renderLive, type LiveRecord, type LiveTarget } from '../../technician/live-view.js';
 import { DEFAULT_CONFIG, optionalConfig } from '../../technician/cli-options.js';
-import { intOption, UsageError } from '../cli-kit.js';
+import { intOption, UsageError } from '../../../common/cli-kit.js';
 
 interface TailOptions {
   config?: string;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { intOption, writeOut, UsageError } from '../cli-kit.js';
+import { intOption, writeOut, UsageError } from '../../../common/cli-kit.js';
 import { frameDelimited, splitDelimited } from '../../../protocol/delimited-codec.js';
-import { BwcError, describeError } from '../../../protocol/errors.js';
+import { BwcError, describeError } from '../../../common/errors.js';
 import { type Fix, fixFromJson, fixToJson } from '../../../protocol/fix.js';
 import { checkTopicId } from '../../../protocol/topics.js';
 import { decodeTrackBatch, encodeTrackBatch, MAX_FIXES } from '../../../protocol/track-codec.js';

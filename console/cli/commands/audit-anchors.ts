@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Topics, DEFAULT_PREFIX } from '../../protocol/topics.js';
-import { intOption, writeOut } from '../../agent/cli/cli-kit.js';
-import { checkAnchor } from '../../agent/audit/audit-anchor.js';
-import { readAnchorsFile, type AnchorLine } from '../../agent/audit/anchor-check.js';
-import { connectConsole } from '../broker-connect.js';
+import { Topics, DEFAULT_PREFIX } from '../../../protocol/topics.js';
+import { intOption, writeOut } from '../../../common/cli-kit.js';
+import { checkAnchor } from '../../../agent/audit/audit-anchor.js';
+import { readAnchorsFile, type AnchorLine } from '../../../agent/audit/anchor-check.js';
+import { connectConsole } from '../../fleet/broker-connect.js';
 
 interface AnchorOptions {
   broker: string;

@@ -1,5 +1,5 @@
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
-import { BwcError } from '../protocol/errors.js';
+import { BwcError } from './errors.js';
 import { prettyStream } from './log-pretty.js';
 
 export type { Logger } from 'pino';

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from './errors.js';
 
 /**
  * What every CLI of the product shares: errors go to stderr with a message

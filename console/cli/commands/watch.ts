@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { Topics, DEFAULT_PREFIX } from '../../protocol/topics.js';
-import { intOption, writeOut } from '../../agent/cli/cli-kit.js';
-import { connectConsole } from '../broker-connect.js';
-import { decodeFleetMessage, type FleetRecord } from '../fleet-decoder.js';
-import { SeqTracker } from '../seq-tracker.js';
-import { FleetAvailability } from '../availability.js';
+import { Topics, DEFAULT_PREFIX } from '../../../protocol/topics.js';
+import { intOption, writeOut } from '../../../common/cli-kit.js';
+import { connectConsole } from '../../fleet/broker-connect.js';
+import { decodeFleetMessage, type FleetRecord } from '../../fleet/fleet-decoder.js';
+import { SeqTracker } from '../../fleet/seq-tracker.js';
+import { FleetAvailability } from '../../fleet/availability.js';
 
 interface WatchOptions {
   broker: string;

@@ -1,17 +1,17 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { readPrivateKey } from '../../agent/commands/command-keys.js';
-import { intOption, UsageError, writeOut } from '../../agent/cli/cli-kit.js';
-import { BwcError } from '../../protocol/errors.js';
-import { checkTopicId, DEFAULT_PREFIX, Topics } from '../../protocol/topics.js';
-import type { CommandRole } from '../../protocol/command-signing.js';
-import { connectConsole } from '../broker-connect.js';
-import { CommandLink } from '../spot-check/command-link.js';
-import { pickRandom, readFleetStatus, type DeviceStatus } from '../spot-check/fleet-status.js';
-import { Progress } from '../spot-check/progress.js';
-import { runSpotCheck, type SpotKind, type SpotResult } from '../spot-check/spot-check-runner.js';
-import { resultsJson, resultsTable } from '../spot-check/summary.js';
+import { readPrivateKey } from '../../../common/command-keys.js';
+import { intOption, UsageError, writeOut } from '../../../common/cli-kit.js';
+import { BwcError } from '../../../common/errors.js';
+import { checkTopicId, DEFAULT_PREFIX, Topics } from '../../../protocol/topics.js';
+import type { CommandRole } from '../../../protocol/command-signing.js';
+import { connectConsole } from '../../fleet/broker-connect.js';
+import { CommandLink } from '../../spot-check/command-link.js';
+import { pickRandom, readFleetStatus, type DeviceStatus } from '../../spot-check/fleet-status.js';
+import { Progress } from '../../spot-check/progress.js';
+import { runSpotCheck, type SpotKind, type SpotResult } from '../../spot-check/spot-check-runner.js';
+import { resultsJson, resultsTable } from '../../spot-check/summary.js';
 
 interface SpotCheckOptions {
   broker: string;
@@ -22,6 +22,7 @@ interface SpotCheckOptions {
   kind: string;
   duration: number;
   fps: number;
+  format?: string;
   quality: number;
   maxKbps: number;
   role: string;
@@ -48,7 +49,8 @@ export function registerSpotCheckCommand(program: Command): void {
     .option('--only-recording', 'with --random: pick among cameras that are recording')
     .requiredOption('--kind <kind>', 'snapshot, live or clip')
     .option('--duration <s>', 'live feed length, seconds', intOption('--duration', 1, 600), 10)
-    .option('--fps <n>', 'live feed frame rate', intOption('--fps', 1, 30), 2)
+    .option('--fps <n>', 'live feed frame rate (default: the camera\'s, 25 for video, 2 for JPEG frames)', intOption('--fps', 1, 30), 0)
+    .option('--format <format>', 'live feed: h264 (a playable MP4) or jpeg (JPEG frames); default: H.264 when the camera gives video')
     .option('--quality <q>', 'live feed JPEG quality', intOption('--quality', 10, 95), 50)
     .option('--max-kbps <n>', 'live feed bitrate cap asked of the agent, kbit/s (0: the agent\'s own cap)', intOption('--max-kbps', 0, 1_000_000), 0)
     .option('--role <role>', 'role the key is trusted with: supervisor or platform', 'supervisor')
@@ -63,6 +65,7 @@ export function registerSpotCheckCommand(program: Command): void {
 }
 
 async function spotCheck(opts: SpotCheckOptions): Promise<void> {
+  if (opts.format !== undefined && opts.format !== 'h264' && opts.format !== 'jpeg') throw new UsageError(`--format must be h264 or jpeg, got ${JSON.stringify(opts.format)}`);
   if (!KINDS.includes(opts.kind as SpotKind)) throw new UsageError(`--kind must be one of ${KINDS.join(', ')}, got ${JSON.stringify(opts.kind)}`);
   if ((opts.device === undefined) === (opts.random === undefined)) throw new UsageError('give either --device ID or --random N');
   if (opts.onlyRecording && opts.random === undefined) throw new UsageError('--only-recording goes with --random');
@@ -90,6 +93,7 @@ async function spotCheck(opts: SpotCheckOptions): Promise<void> {
     const link = new CommandLink({ client, topics, privateKey, role: opts.role as CommandRole });
     const settings = {
       outDir, durationS: opts.duration, fps: opts.fps, quality: opts.quality, maxBitrateKbps: opts.maxKbps,
+      ...(opts.format ? { format: opts.format === 'h264' ? 'video/h264' : 'image/jpeg' } : {}),
       keepaliveS: opts.keepalive, stallMs: opts.stallTimeout * 1000, maxResumes: opts.resumes,
     };
     const results: SpotResult[] = await Promise.all(targets.map((t) => runSpotCheck(link, t.device, opts.kind as SpotKind, settings, progress, t.officer)));

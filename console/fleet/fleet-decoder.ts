@@ -1,9 +1,9 @@
-import { decodeMessage } from '../protocol/codec.js';
-import { decodeTrackBatch } from '../protocol/track-codec.js';
-import { enumType } from '../protocol/schema.js';
-import { fixToJson } from '../protocol/fix.js';
-import type { Topics } from '../protocol/topics.js';
-import { describeError } from '../protocol/errors.js';
+import { decodeMessage } from '../../protocol/codec.js';
+import { decodeTrackBatch } from '../../protocol/track-codec.js';
+import { enumType } from '../../protocol/schema.js';
+import { fixToJson } from '../../protocol/fix.js';
+import type { Topics } from '../../protocol/topics.js';
+import { describeError } from '../../common/errors.js';
 
 /** One decoded fleet message, as `watch --jsonl` prints it (fix records follow the CLI contract). */
 export type FleetRecord = Record<string, unknown> & { type: string; device?: string; seq?: number };

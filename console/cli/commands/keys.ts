@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { keyFingerprint } from '../../agent/commands/command-keys.js';
-import { UsageError, writeOut } from '../../agent/cli/cli-kit.js';
+import { keyFingerprint } from '../../../common/command-keys.js';
+import { UsageError, writeOut } from '../../../common/cli-kit.js';
 
 const ROLES = ['supervisor', 'technician', 'platform'];
 

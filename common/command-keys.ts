@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { BwcError, describeError } from '../../protocol/errors.js';
+import { BwcError, describeError } from './errors.js';
 
 export type Role = 'supervisor' | 'technician' | 'platform';
 
