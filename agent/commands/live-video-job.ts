@@ -50,8 +50,8 @@ export async function runLiveVideo(j: LiveVideoJob): Promise<string> {
   let started = false;
   let summary: LiveVideoSummary;
   try {
-    await camera?.notify('vibrate', 500).catch(() => undefined);
-    await camera?.notify('beep', 200).catch(() => undefined);
+    // The officer is told; the first frame does not wait for the camera to confirm the alerts.
+    void camera?.notify('vibrate', 500).catch(() => undefined).then(() => camera.notify('beep', 200)).catch(() => undefined);
     d.event('spot_check_started', `live video ${c.commandId} from ${j.source.kind}: ${j.fps} fps for ${j.durationS} s${j.kbps ? ` under ${j.kbps} kbit/s` : ''}`, undefined, c.issuer);
     started = true;
     j.setSink((u) => sender.push(u));
