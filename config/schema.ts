@@ -122,11 +122,10 @@ export const DeviceSection = Strict('A camera (or GNSS receiver) attached to thi
     expect: '"camera", v4l2:/dev/videoN or rtsp://host/path',
     description: 'Where live H.264 comes from: `camera` (its control channel, the default), a V4L2/UVC device `v4l2:/dev/videoN`, or an RTSP URL (`rtsp://user:pass@host/path`). V4L2 and RTSP are read through ffmpeg.',
   })),
-  videoInput: Type.Union([Type.Literal('h264'), Type.Literal('mjpeg')], {
-    default: 'h264',
+  videoInput: Type.Optional(Type.Union([Type.Literal('h264'), Type.Literal('mjpeg')], {
     expect: '"h264" or "mjpeg"',
-    description: 'V4L2 only: `h264` passes the camera\'s H.264 through; `mjpeg` transcodes its MJPEG to H.264 under the feed\'s bitrate cap (liveFeed.transcodeMaxKbps when the command gives none).',
-  }),
+    description: 'V4L2 only (left out: h264): `h264` passes the camera\'s H.264 through; `mjpeg` transcodes its MJPEG to H.264 under the feed\'s bitrate cap (liveFeed.transcodeMaxKbps when the command gives none).',
+  })),
   profile: Type.Union([Type.Literal('foot'), Type.Literal('vehicle')], {
     default: 'foot',
     expect: '"foot" or "vehicle"',

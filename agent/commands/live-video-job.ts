@@ -25,6 +25,8 @@ export interface LiveVideoJob {
   done: (r: Record<string, unknown>, reason?: string) => void;
 }
 
+/** No unit for this long: the camera stopped sending (mid-GOP, frozen encoder). */
+const STALL_MS = 5000;
 /** No keyframe this long after the start: the source is not giving video. */
 const FIRST_KEYFRAME_MS = 5000;
 
@@ -50,17 +52,22 @@ export async function runLiveVideo(j: LiveVideoJob): Promise<string> {
   let started = false;
   let summary: LiveVideoSummary;
   try {
-    await camera?.notify('vibrate', 500).catch(() => undefined);
-    await camera?.notify('beep', 200).catch(() => undefined);
+    // The officer is told; the first frame does not wait for the camera to confirm the alerts.
+    void camera?.notify('vibrate', 500).catch(() => undefined).then(() => camera.notify('beep', 200)).catch(() => undefined);
     d.event('spot_check_started', `live video ${c.commandId} from ${j.source.kind}: ${j.fps} fps for ${j.durationS} s${j.kbps ? ` under ${j.kbps} kbit/s` : ''}`, undefined, c.issuer);
     started = true;
-    j.setSink((u) => sender.push(u));
+    let lastUnitAt = Date.now();
+    j.setSink((u) => {
+      lastUnitAt = Date.now();
+      sender.push(u);
+    });
     const endAt = startedAt + j.durationS * 1000;
     while (Date.now() < endAt) {
       if (job.abort.signal.aborted) { why = 'cancelled'; break; }
       if (Date.now() - job.keepaliveAt > j.liveFeed.viewerKeepaliveS * 1000) { why = 'viewer gone'; break; }
       if (camera && d.camera !== camera && j.source.kind === 'camera') { why = 'camera disconnected'; break; }
       if (streamEnd) { why = 'stream ended'; break; }
+      if (Date.now() - lastUnitAt > STALL_MS) { why = 'stalled'; break; }
       if (sender.s.frames === 0 && sender.s.keyframes === 0 && Date.now() - startedAt > FIRST_KEYFRAME_MS && sender.firstSentMs === undefined) {
         why = 'no keyframe';
         break;
@@ -79,6 +86,7 @@ export async function runLiveVideo(j: LiveVideoJob): Promise<string> {
   if (why === 'camera disconnected') throw new BwcError('DEVICE_OFFLINE', `camera disconnected: ${line}`);
   if (why === 'viewer gone') throw new BwcError('VIEWER_GONE', `no viewer keepalive for ${j.liveFeed.viewerKeepaliveS} s: ${line}`);
   if (why === 'no keyframe') throw new BwcError('CAMERA_ERROR', `no keyframe from the ${j.source.kind} source within ${FIRST_KEYFRAME_MS / 1000} s (${summary.dropped.corrupt} corrupt units)`);
+  if (why === 'stalled') throw new BwcError('CAMERA_ERROR', `the ${j.source.kind} source sent no video for ${STALL_MS / 1000} s: ${line}`);
   if (why === 'stream ended' && streamEnd!.kind === 'failed') throw new BwcError('CAMERA_ERROR', `${streamEnd!.reason}; ${line}`);
   j.done({ media: { requestId: c.commandId, bytes: summary.bytes, chunks: summary.chunks, frames: summary.frames, codec: summary.codec, width: summary.width, height: summary.height, durationMs: summary.durationMs, droppedFrames: summary.droppedFrames, bitrateKbps: summary.bitrateKbps, keyframes: summary.keyframes } }, line);
   return `live video ${line}`;

@@ -1,4 +1,5 @@
 import { listUsbTtys, matchesAny, type UsbMatch, type UsbTty } from '../../drivers/discovery/index.js';
+import { listUsbVideo, type UsbVideo } from '../../drivers/discovery/usb-video.js';
 import type { CameraIdentity, CameraStatus, RecordingState } from '../../drivers/camera/camera-driver.js';
 import { describeError } from '../../common/errors.js';
 import { identifyCamera } from './camera-link.js';
@@ -46,6 +47,8 @@ export interface FindResult {
   /** GNSS ports with no camera answering beside them. */
   gnssOnly: { port: string; usb?: UsbInfo; sentences: number }[];
   unanswered: SilentPort[];
+  /** V4L2 capture nodes of USB (UVC) cameras: sources for devices[].video. */
+  video: UsbVideo[];
 }
 
 interface Probe {
@@ -70,7 +73,7 @@ export async function findCameras(opts: FindOptions = {}): Promise<FindResult> {
   for (const p of opts.extraPorts ?? []) if (!targets.some((t) => t.port === p)) targets.push({ port: p });
   const probes = await Promise.all(targets.map((t) => probe(t.port, t.usb, opts.timeoutMs ?? 2000)));
 
-  const result: FindResult = { cameras: [], gnssOnly: [], unanswered: [] };
+  const result: FindResult = { cameras: [], gnssOnly: [], unanswered: [], video: opts.noUsb ? [] : listUsbVideo(opts.sysRoot, opts.devRoot).filter((v) => v.capture) };
   const gnssPorts = probes.filter((p) => p.nmea !== undefined);
   const usedGnss = new Set<string>();
   for (const p of probes) {

@@ -36,6 +36,8 @@ export interface SpotResult {
   durationS?: number;
   /** Live video: capture-to-console delay of each frame, ms (p50/p95). */
   latencyMs?: { p50: number; p95: number };
+  /** Live video: H.264 bytes received (Annex B), beside `bytes` of the MP4 files (container overhead). */
+  h264Bytes?: number;
 }
 
 export interface SpotCheckSettings {
@@ -221,7 +223,7 @@ function liveVideoResult(v: LiveVideoReceiver, reason: string, firstFrameMs: num
   const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
   const out: Partial<SpotResult> = {
     files: files.map((f) => f.path), bytes, frames: v.frames, sha256_ok: v.dropped.hash === 0 && v.frames > 0,
-    codec: files[0]?.codec ?? '', durationS: Math.round(durationS * 1000) / 1000,
+    codec: files[0]?.codec ?? '', durationS: Math.round(durationS * 1000) / 1000, h264Bytes: files.reduce((n, f) => n + f.stats.payloadBytes, 0),
     ...(firstFrameMs !== undefined ? { firstFrameMs } : {}),
     ...(sorted.length ? { latencyMs: { p50: q(0.5), p95: q(0.95) } } : {}),
   };

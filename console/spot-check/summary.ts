@@ -17,6 +17,7 @@ export function resultsJson(results: SpotResult[]): string {
     ...(r.firstFrameMs !== undefined ? { first_frame_ms: r.firstFrameMs } : {}),
     ...(r.codec !== undefined ? { codec: r.codec, duration_s: r.durationS ?? 0 } : {}),
     ...(r.latencyMs !== undefined ? { latency_ms: r.latencyMs } : {}),
+    ...(r.h264Bytes !== undefined ? { h264_bytes: r.h264Bytes } : {}),
     ...(r.recording !== undefined ? { recording: r.recording } : {}),
     ...(r.resumes !== undefined ? { resumes: r.resumes, resumed_from: r.resumedFrom ?? [] } : {}),
     ...(r.openRecordingSince !== undefined ? { open_recording_since: r.openRecordingSince } : {}),

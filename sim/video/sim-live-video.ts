@@ -165,8 +165,11 @@ export class SimLiveVideo {
     }
     const enc = this.current;
     enc.onUnit = (au, f) => this.deliver(enc, au, f);
-    // The next keyframe request finds an encoder ready.
-    if (!this.closed) this.spare = this.spawn(p);
+    // The next keyframe request finds an encoder ready; spawned after the camera has answered
+    // (a fork can take a while on a loaded machine).
+    setImmediate(() => {
+      if (!this.closed && this.current === enc && !this.spare) this.spare = this.spawn(p);
+    });
   }
 
   private paintAndWrite(): void {
@@ -222,6 +225,13 @@ export class SimLiveVideo {
       void this.spare.proc.stop();
       this.spare = this.spawn(this.o.ready);
     }
+  }
+
+  /** The sensor changes resolution mid-stream (chaos tests): a new encoder, whose first unit is an IDR with the new SPS. */
+  changeSize(width: number, height: number): void {
+    if (!this.params) return;
+    this.params = { ...this.params, width, height };
+    this.switchEncoder();
   }
 
   /** Kills the current encoder as if it crashed (chaos tests). */

@@ -115,6 +115,16 @@ export function render(): string {
   if (s) {
     out.push(`\n### Security\n\n` + table(['check', 'result'], (s.checks as R[]).map((x) => [x.check, x.result])));
   }
+  const v = load('video-faults');
+  if (v) {
+    const j = (x: unknown) => (x === undefined ? '—' : JSON.stringify(x).replace(/\|/g, '/'));
+    out.push(`\n### Video faults\n\nOne camera with live H.264 (ffmpeg) through the agent to the console; each fault injected once the feed runs.\n\n` + table(['fault', 'outcome'], [
+      ['corrupt NAL units (every 12th unit)', j(v.corrupt)],
+      ['camera silent mid-GOP', j(v.stopMidGop)],
+      ['resolution change mid-stream', j(v.resolutionChange)],
+      ['ffmpeg killed', j(v.ffmpegKilled)],
+    ]));
+  }
   return out.join('\n');
 }
 

@@ -64,6 +64,26 @@ export class FakeSys {
     this.files(virt, { dev: '4:0' });
     this.link(virt, join(this.sys, 'class', 'tty', 'tty0'));
   }
+  /** A UVC camera's V4L2 node: /sys/class/video4linux/videoN -> …/usb1/PORT/PORT:1.IF/video4linux/videoN, device -> the interface. */
+  uvc(name: string, port: string, iface: string, index: number, attrs: Record<string, string>, nodeName = 'USB Camera'): void {
+    const devDir = join(this.sys, 'devices', 'pci0000:00', '0000:00:14.0', 'usb1', port);
+    this.files(devDir, attrs);
+    const ifDir = join(devDir, `${port}:1.${Number(iface)}`);
+    this.files(ifDir, { bInterfaceNumber: iface, bInterfaceClass: '0e' });
+    const node = join(ifDir, 'video4linux', name);
+    this.files(node, { name: nodeName, index: String(index), dev: '81:0' });
+    this.link(ifDir, join(node, 'device'));
+    this.link(node, join(this.sys, 'class', 'video4linux', name));
+    writeFileSync(join(this.dev, name), '');
+  }
+  /** A video node with no USB ancestor (a platform camera). */
+  platformVideo(name: string): void {
+    const plat = join(this.sys, 'devices', 'platform', 'camera0');
+    const node = join(plat, 'video4linux', name);
+    this.files(node, { name: 'platform cam', index: '0' });
+    this.link(plat, join(node, 'device'));
+    this.link(node, join(this.sys, 'class', 'video4linux', name));
+  }
   byId(linkName: string, devName: string): void {
     this.link(join(this.dev, devName), join(this.dev, 'serial', 'by-id', linkName));
   }

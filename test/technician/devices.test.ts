@@ -45,7 +45,7 @@ t.test('devices: no camera says so and what to check', async (t) => {
   const usb = fakeUsb(dir, []);
   const json = await runCli(['devices', '--json', '--sys-root', usb.sysRoot, '--dev-root', usb.devRoot]);
   t.equal(json.code, 0);
-  t.same(JSON.parse(json.stdout), { cameras: [], gnssOnly: [], unanswered: [] });
+  t.same(JSON.parse(json.stdout), { cameras: [], gnssOnly: [], unanswered: [], video: [] });
   const human = await runCli(['devices', '--sys-root', usb.sysRoot, '--dev-root', usb.devRoot]);
   t.match(human.stdout, /no cameras found: check that the camera is plugged in/);
 });

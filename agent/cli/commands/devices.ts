@@ -18,7 +18,7 @@ export function registerDevicesCommand(program: Command): void {
   const cmd = program
     .command('devices')
     .description('list cameras on USB/serial: port, USB vendor/product/serial, identity, recording state, battery; and camera-like ports that do not answer')
-    .option('--json', 'print one JSON document: {"cameras":[…],"gnssOnly":[…],"unanswered":[…]}')
+    .option('--json', 'print one JSON document: {"cameras":[…],"gnssOnly":[…],"unanswered":[…],"video":[…]}')
     .option('--config <file>', 'agent configuration: its discovery.usb ids select camera models, its device ports are probed too')
     .option('--port <path>', 'also probe this port (repeatable): a device path, tcp://host:port', collect)
     .option('--timeout <ms>', 'how long each port may take to answer', positiveMs('--timeout'), 2000)
@@ -49,6 +49,7 @@ export function renderDevices(r: FindResult): string {
     lines.push(`  recording ${c.recording}${battery}`);
   }
   for (const g of r.gnssOnly) lines.push(`gnss only ${g.port}${g.usb ? `  usb ${g.usb.vendorId}:${g.usb.productId}` : ''}: NMEA flows (${g.sentences} sentences) but no camera answered beside it`);
+  for (const v of r.video) lines.push(`video ${v.path}  usb ${v.vendorId}:${v.productId}${v.name ? `  ${v.name}` : ''}  (devices[].video: ${v.spec})`);
   for (const u of r.unanswered) lines.push(`not answering ${u.port}${u.usb ? `  usb ${u.usb.vendorId}:${u.usb.productId}` : ''}: ${u.reason}`);
   if (r.cameras.length === 0) {
     lines.push('no cameras found: check that the camera is plugged in and switched on, that its USB ids are in discovery.usb of the configuration, or name its port with --port');
