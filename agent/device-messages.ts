@@ -59,6 +59,7 @@ export interface StatusInput {
   counters: Record<string, number>;
   online: boolean;
   bufferDropped?: number;
+  ringLost?: number;
 }
 
 export function buildStatusBody(s: StatusInput): Record<string, unknown> {
@@ -67,6 +68,7 @@ export function buildStatusBody(s: StatusInput): Record<string, unknown> {
   counters.nmeaRejected = sumWhere(s.counters, (k) => k.startsWith('nmea_') && k !== 'nmea_sentences' && k !== 'nmea_epochs');
   counters.cameraFramesRejected = sumWhere(s.counters, (k) => k.startsWith('camera_'));
   if (s.bufferDropped !== undefined) counters.bufferDropped = s.bufferDropped;
+  if (s.ringLost !== undefined) counters.fixesLostMemoryRing = s.ringLost;
   return {
     recording: enumValue('RecordingState', RECORDING[s.status?.recording ?? 'off']),
     ...(s.status?.batteryPct !== undefined ? { batteryPct: s.status.batteryPct, hasBattery: true } : {}),

@@ -39,6 +39,8 @@ export interface DeviceRuntimeDeps {
   lowBatteryPct: number;
   /** Messages of this device the buffer dropped to stay within its bounds (reported in status). */
   bufferDropped?: () => number;
+  /** Fixes of this device lost off the buffer's memory ring while the disk was full. */
+  ringLost?: () => number;
 }
 
 /**
@@ -318,6 +320,7 @@ export class DeviceRuntime {
       counters: this.counters(),
       online: this.gnssConnected || this.controlConnected,
       bufferDropped: this.deps.bufferDropped?.(),
+      ringLost: this.deps.ringLost?.(),
     });
     this.deps.write([{ deviceId: this.settings.id, kind: 'status', timeMs: Date.now(), payload: encodeBody('Status', body) }]);
   }

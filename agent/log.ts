@@ -1,5 +1,6 @@
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
 import { BwcError } from '../protocol/errors.js';
+import { SafeLogDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
 
@@ -111,11 +112,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   }
   let dest: DestinationStream;
   if (opts.destination === undefined) {
-    dest = pino.destination({ dest: 2, sync: true });
+    dest = SafeLogDestination.fd(2);
   } else if (typeof opts.destination === 'string') {
     // sync: a line written before a crash or a SIGKILL is on disk; the agent
-    // logs a few lines a second at most, so the cost does not show.
-    dest = pino.destination({ dest: opts.destination, mkdir: true, sync: true, append: true });
+    // logs a few lines a second at most, so the cost does not show. A full
+    // disk costs log lines (counted), never the process.
+    dest = SafeLogDestination.file(opts.destination);
   } else {
     dest = opts.destination as unknown as DestinationStream;
   }

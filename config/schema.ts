@@ -86,6 +86,12 @@ export const BufferSection = Section(
     maxRows: Int('Most messages held.', 1000, 100_000_000, 2_000_000),
     maxBytes: Int('Most payload bytes held (the file is larger by the per-row overhead; see agent/buffer/README.md).', 1_000_000, 1_000_000_000_000, 268_435_456),
     maxAgeHours: Num('Fixes and status older than this (by their own time) are dropped; events and replies are kept until space runs out.', 1, 8760, 168),
+    memoryMinutes: Num(
+      'While the disk is full, each device\'s newest fixes wait in memory (published from there, written to disk when space returns): room for this many minutes at the fastest reporting rate (one a second, plus immediate reports). What falls off is counted as lost (`memory_full` in metrics, `fixes_lost_memory_ring` in status).',
+      0,
+      1440,
+      10,
+    ),
     syncIntervalMs: Int(
       'How often the write-ahead log is forced to disk: a power cut loses at most this much of the newest messages; a crash of the agent alone loses nothing.',
       50,
