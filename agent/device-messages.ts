@@ -8,7 +8,7 @@ import type { Constellation, GnssSummary } from '../drivers/nmea/types.js';
 export type EventName =
   | 'recording_started' | 'recording_stopped' | 'sos' | 'low_battery' | 'storage_full'
   | 'camera_connected' | 'camera_disconnected' | 'camera_docked' | 'tamper'
-  | 'spot_check_started' | 'spot_check_ended' | 'clock_jump' | 'buffer_dropped';
+  | 'spot_check_started' | 'spot_check_ended' | 'clock_jump' | 'buffer_dropped' | 'gnss_discontinuity';
 
 function enumValue(enumName: string, key: string): number {
   const v = enumType(enumName).values[key];
@@ -48,6 +48,7 @@ const COUNTER_FIELDS: Record<string, string> = {
   fixesDroppedInvalid: 'filter_mode',
   fixesDroppedHdop: 'filter_hdop',
   fixesDroppedJump: 'filter_jump',
+  fixesImplausibleFields: 'fixes_implausible_fields',
 };
 
 export interface StatusInput {

@@ -155,12 +155,25 @@ export const DevicePortsSection = Section('How the agent looks after each device
   lowBatteryPct: Int('Battery percentage under which a low-battery event is published.', 1, 99, 15),
 });
 
+const Bounds = (who: string, maxSpeedMps: number) =>
+  Section(`Plausible fields of a fix for ${who}: a value outside is dropped from the fix (the position is kept) and counted; it is never published.`, {
+    maxSpeedMps: Num('Fastest reported speed over ground, m/s.', 1, 500, maxSpeedMps),
+    minAltM: Num('Lowest altitude, metres above mean sea level.', -12_000, 0, -500),
+    maxAltM: Num('Highest altitude, metres above mean sea level.', 0, 100_000, 9000),
+    maxSats: Int('Most satellites used in a solution.', 4, 200, 64),
+    minHdop: Num('Smallest HDOP: below it (0 is how receivers say "unknown") the HDOP is dropped.', 0, 2, 0.3),
+  });
+
 export const PipelineSection = Section('Filter of invalid fixes (each drop is counted by reason).', {
   minMode: Type.Union([Type.Literal(2), Type.Literal(3)], { default: 2, expect: '2 or 3', description: 'Least fix mode accepted: 2 (2D) or 3 (3D).' }),
   maxHdop: Num('Fixes with a larger HDOP are dropped.', 0.5, 99.99, 10),
   maxSpeedMps: Section('Speed above which a jump between fixes is impossible, per profile, m/s.', {
     foot: Num('A person on foot (running included).', 1, 100, 12),
     vehicle: Num('A vehicle.', 5, 200, 70),
+  }),
+  bounds: Section('Plausible speed, altitude, satellite count and HDOP, per profile.', {
+    foot: Bounds('a person on foot', 15),
+    vehicle: Bounds('a vehicle', 90),
   }),
 });
 
