@@ -103,7 +103,7 @@ t.test('hostile GNSS: implausible fields, a lagging GGA, a teleport', { timeout:
   t.ok(duringImplausible.length >= 1, `fixes kept flowing while the fields were implausible (${duringImplausible.length})`);
   t.equal(badPublished.length, 0, 'no fix published with a field out of the foot bounds');
   t.ok(result.fixesWithImplausibleFieldsInStatus > 0, `counted in status (${result.fixesWithImplausibleFieldsInStatus})`);
-  t.ok(duringLag.length >= 5, `live fixes during the lag (${duringLag.length})`);
+  t.ok(duringLag.length >= 3, `live fixes during the lag (${duringLag.length})`);
   // A sentence lost on a loaded line costs its own epoch a field; a lag used to cost every later one.
   t.ok(lagMissingFields.length * 4 <= duringLag.length, `fixes after a lagging GGA keep their fields (${lagMissingFields.length} of ${duringLag.length} short of one)`);
   t.ok(longestRun(duringLag.map((f) => lagMissingFields.includes(f))) < 3, 'never several in a row');

@@ -39,10 +39,10 @@ t.test('unsafe ids and names are refused everywhere, with a clear message', { ti
     refusedBy(base.replace('devices: []', `devices:\n  - id: ${JSON.stringify(id)}\n    gnss: /dev/ttyUSB0`), /devices\[0\]\.id: must be 1-64 characters .*not starting with a dot/, `device id ${JSON.stringify(id)}`, results.config);
   }
   for (const id of ['..', '.hidden', 'a/b', 'a\u0085b']) {
-    refusedBy(base.replace('gw-test', JSON.stringify(id)), /agent\.id: must be 1-64 characters/, `agent id ${JSON.stringify(id)}`, results.agentId);
+    refusedBy(base.replace('"gw-test"', JSON.stringify(id)), /agent\.id: must be 1-64 characters/, `agent id ${JSON.stringify(id)}`, results.agentId);
   }
   const file = join(dir, 'cli.yaml');
-  writeFileSync(file, base.replace('gw-test', '".."'));
+  writeFileSync(file, base.replace('"gw-test"', '".."'));
   const cli = await runCli(['config', 'validate', '--skip-secrets', file]);
   const cliRefused = cli.code === 2 && /agent\.id: must be 1-64 characters/.test(cli.stderr);
 
