@@ -56,6 +56,8 @@ export class Agent {
   private http: { port: number; close(): Promise<void> } | undefined;
   private usb: UsbWatcher | undefined;
   private readonly droppedByDevice = new Map<string, number>();
+  /** Fixes lost off the in-memory ring while the disk was full, per device (also in droppedByDevice). */
+  private readonly ringLostByDevice = new Map<string, number>();
   /** Discovered devices by USB serial (or port path), with the ports they use. */
   private readonly discovered = new Map<string, { deviceId: string; ports: Set<string> }>();
   private stopped = false;
@@ -77,6 +79,7 @@ export class Agent {
       maxBytes: cfg.buffer.maxBytes,
       maxAgeMs: cfg.buffer.maxAgeHours * 3_600_000,
       syncIntervalMs: cfg.buffer.syncIntervalMs,
+      memoryFixesPerDevice: memoryRingSize(cfg.buffer.memoryMinutes),
       log: log.child({ component: 'buffer' }),
     });
     this.buffer = opened;
@@ -86,6 +89,7 @@ export class Agent {
     this.buffer.onDrop((d) => {
       this.metrics.bufferDropped.inc({ reason: d.reason }, d.count);
       this.droppedByDevice.set(d.deviceId, (this.droppedByDevice.get(d.deviceId) ?? 0) + d.count);
+      if (d.reason === 'memory_full') this.ringLostByDevice.set(d.deviceId, (this.ringLostByDevice.get(d.deviceId) ?? 0) + d.count);
       log.warn(d, 'buffer full: dropped messages');
     });
     this.session = new MqttSession({
@@ -263,7 +267,9 @@ export class Agent {
         minMode: cfg.pipeline.minMode,
         maxHdop: cfg.pipeline.maxHdop,
         maxSpeedMps: settings.profile === 'vehicle' ? cfg.pipeline.maxSpeedMps.vehicle : cfg.pipeline.maxSpeedMps.foot,
+        bounds: settings.profile === 'vehicle' ? cfg.pipeline.bounds.vehicle : cfg.pipeline.bounds.foot,
       },
+      profile: settings.profile,
       reporting: cfg.reporting,
       reconnect: cfg.devicePorts.reconnect,
       statusIntervalMs: cfg.devicePorts.statusIntervalS * 1000,
@@ -274,6 +280,7 @@ export class Agent {
         if (name === 'sos') this.gbChannels?.sosRaised(deviceId);
       },
       agentId: cfg.agent.id,
+      ringLost: () => this.ringLostByDevice.get(settings.id) ?? 0,
     });
     this.devices.set(settings.id, runtime);
     this.session.subscribe([this.topics.device(settings.id, 'cmd')]);
@@ -404,6 +411,15 @@ export class Agent {
     this.audit.close();
     return left;
   }
+}
+
+/**
+ * Fixes per device the buffer holds in memory while the disk is full: the
+ * reporting policy sends at most one a second (minIntervalS), plus immediate
+ * reports (SOS, recording changes, queries): 10 % on top covers those.
+ */
+export function memoryRingSize(minutes: number): number {
+  return Math.ceil(minutes * 60 * 1.1);
 }
 
 /** A topic-safe device id for a discovered camera: its USB serial number when it has one. */

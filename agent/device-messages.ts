@@ -8,7 +8,7 @@ import type { Constellation, GnssSummary } from '../drivers/nmea/types.js';
 export type EventName =
   | 'recording_started' | 'recording_stopped' | 'sos' | 'low_battery' | 'storage_full'
   | 'camera_connected' | 'camera_disconnected' | 'camera_docked' | 'tamper'
-  | 'spot_check_started' | 'spot_check_ended' | 'clock_jump' | 'buffer_dropped';
+  | 'spot_check_started' | 'spot_check_ended' | 'clock_jump' | 'buffer_dropped' | 'gnss_discontinuity';
 
 function enumValue(enumName: string, key: string): number {
   const v = enumType(enumName).values[key];
@@ -51,7 +51,7 @@ const CONSTELLATION: Record<Constellation, string> = {
 const NMEA_REJECTED = ['nmea_too_long', 'nmea_bad_checksum', 'nmea_no_checksum', 'nmea_truncated', 'nmea_bad_char', 'nmea_rejected_fix'];
 const DROPPED_INVALID = ['filter_mode', 'filter_time', 'filter_invalid'];
 
-export function statusCounters(c: Record<string, number>, fixesIn: number, bufferDropped: number | undefined): Record<string, number> {
+export function statusCounters(c: Record<string, number>, fixesIn: number, bufferDropped: number | undefined, ringLost?: number): Record<string, number> {
   const sum = (keys: string[]) => keys.reduce((n, k) => n + (c[k] ?? 0), 0);
   return {
     fixesIn,
@@ -61,6 +61,8 @@ export function statusCounters(c: Record<string, number>, fixesIn: number, buffe
     nmeaRejected: sum(NMEA_REJECTED),
     cameraFramesRejected: sumWhere(c, (k) => k.startsWith('camera_rejected.')),
     bufferDropped: bufferDropped ?? 0,
+    fixesImplausibleFields: c.fixes_implausible_fields ?? 0,
+    ...(ringLost !== undefined ? { fixesLostMemoryRing: ringLost } : {}),
   };
 }
 
@@ -78,10 +80,11 @@ export interface StatusInput {
   fixesIn: number;
   online: boolean;
   bufferDropped?: number;
+  ringLost?: number;
 }
 
 export function buildStatusBody(s: StatusInput): Record<string, unknown> {
-  const counters = statusCounters(s.counters, s.fixesIn, s.bufferDropped);
+  const counters = statusCounters(s.counters, s.fixesIn, s.bufferDropped, s.ringLost);
   return {
     recording: enumValue('RecordingState', RECORDING[s.status?.recording ?? 'off']),
     ...(s.status?.batteryPct !== undefined ? { batteryPct: s.status.batteryPct, hasBattery: true } : {}),

@@ -8,12 +8,12 @@ import { openTransport, parsePortSpec, type Transport } from '../drivers/transpo
 import { Backoff } from '../drivers/transport/index.js';
 import { openReferenceCamera } from '../drivers/camera/reference-driver.js';
 import type { CameraDriver, CameraIdentity, CameraNotification, CameraStatus, RecordingState } from '../drivers/camera/camera-driver.js';
-import { FixFilter } from './pipeline/fix-filter.js';
+import { FixFilter, type Discontinuity, type FieldBounds } from './pipeline/fix-filter.js';
 import { ReportingPolicy } from './pipeline/reporting-policy.js';
 import { ClockSkew } from './pipeline/clock-skew.js';
 import type { NewMessage } from './buffer/message-buffer.js';
 import { encodeFixPayload } from './fix-payload.js';
-import { buildStatusBody, eventBody, type EventName } from './device-messages.js';
+import { buildStatusBody, eventBody, positionOf, type EventName } from './device-messages.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
 
 /** The reference control protocol runs at 115200 8N1 (drivers/camera/README.md). */
@@ -32,7 +32,9 @@ export interface DeviceRuntimeDeps {
   metrics: AgentMetrics;
   /** Writes messages to the buffer (assigning seq) and wakes the publisher. */
   write: (msgs: NewMessage[]) => void;
-  filter: { minMode: 2 | 3; maxHdop: number; maxSpeedMps: number };
+  filter: { minMode: 2 | 3; maxHdop: number; maxSpeedMps: number; bounds?: FieldBounds };
+  /** Named in discontinuity events (the speed limit a jump broke). */
+  profile?: string;
   reporting: ConstructorParameters<typeof ReportingPolicy>[0];
   reconnect: { minMs: number; maxMs: number; factor: number };
   statusIntervalMs: number;
@@ -45,6 +47,8 @@ export interface DeviceRuntimeDeps {
   onEvent?: (deviceId: string, name: EventName) => void;
   /** The agent's id, carried by every status (its retained state decides availability). */
   agentId: string;
+  /** Fixes of this device lost off the buffer's memory ring while the disk was full. */
+  ringLost?: () => number;
 }
 
 /**
@@ -148,6 +152,7 @@ export class DeviceRuntime {
     if (this.decoder) add(prefixed('nmea_', this.decoder.counters()));
     if (this.camera) add(prefixed('camera_', this.camera.counters));
     add(prefixed('filter_', this.filter.drops));
+    out.fixes_implausible_fields = this.filter.fixesWithImplausibleFields;
     return out;
   }
 
@@ -220,15 +225,22 @@ export class DeviceRuntime {
     const out: NewMessage[] = [];
     for (const epoch of epochs) {
       this.gnss = epoch.gnss;
-      const fix = epoch.fix;
-      if (!fix) continue;
+      if (!epoch.fix) continue;
       this.fixesIn++;
       this.deps.metrics.fixIn(this.settings.id);
       const now = Date.now();
-      const verdict = this.filter.check(fix, now);
+      const verdict = this.filter.check(epoch.fix, now);
       if (!verdict.ok) {
         this.deps.metrics.fixDropped(this.settings.id, verdict.reason);
         continue;
+      }
+      // The fix as the filter passed it: without fields its profile cannot report.
+      const fix = verdict.fix;
+      if (verdict.dropped) for (const field of verdict.dropped) this.deps.metrics.fixFieldDropped(this.settings.id, field);
+      if (verdict.discontinuity) {
+        // Before the fix, in the same write: a subscriber learns of the jump before it sees the new track.
+        if (out.length > 0) this.deps.write(out.splice(0));
+        this.reportDiscontinuity(verdict.discontinuity);
       }
       // Only accepted fixes tell the time: a rejected one may carry a garbage date.
       this.skew.observeGnss(fix.timeMs, now);
@@ -245,6 +257,18 @@ export class DeviceRuntime {
       out.push({ deviceId: this.settings.id, kind: 'fix', timeMs: fix.timeMs, payload: encodeFixPayload(fix) });
     }
     if (out.length > 0) this.deps.write(out);
+  }
+
+  /** A confirmed jump, as an event with both positions (never passed off as movement). */
+  private reportDiscontinuity(d: Discontinuity): void {
+    const km = (d.distanceM / 1000).toFixed(1);
+    const s = (d.dtMs / 1000).toFixed(1);
+    const speed = d.dtMs > 0 ? `${Math.round(d.distanceM / (d.dtMs / 1000))} m/s` : 'no time between them';
+    const detail = `${km} km in ${s} s (${speed}; ${this.deps.profile ?? 'the'} profile allows ${this.deps.filter.maxSpeedMps} m/s)`;
+    this.log.warn({ from: { lat: d.from.lat, lon: d.from.lon, timeMs: d.from.timeMs }, to: { lat: d.to.lat, lon: d.to.lon, timeMs: d.to.timeMs }, distanceM: Math.round(d.distanceM) }, `GNSS discontinuity: ${detail}`);
+    this.deps.metrics.discontinuities.inc({ device: this.settings.id });
+    const body = { ...eventBody('gnss_discontinuity', d.to.timeMs, d.from, detail, Math.round(d.distanceM)), newPosition: positionOf(d.to) };
+    this.deps.write([{ deviceId: this.settings.id, kind: 'event', timeMs: d.to.timeMs, payload: encodeBody('Event', body) }]);
   }
 
   private async runControl(transport: Transport): Promise<void> {
@@ -361,6 +385,7 @@ export class DeviceRuntime {
       counters: this.counters(),
       online: this.gnssConnected || this.controlConnected,
       bufferDropped: this.deps.bufferDropped?.(),
+      ringLost: this.deps.ringLost?.(),
     });
     this.deps.write([{ deviceId: this.settings.id, kind: 'status', timeMs: now, payload: encodeBody('Status', body) }]);
   }

@@ -1,6 +1,7 @@
 import { pino, type Logger, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
 import { BwcError } from './errors.js';
 import { prettyStream } from './log-pretty.js';
+import { SafeLogDestination } from './log-destination.js';
 
 export type { Logger } from 'pino';
 
@@ -123,11 +124,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (opts.destination === undefined && opts.format === 'pretty') {
     dest = prettyStream() as unknown as DestinationStream;
   } else if (opts.destination === undefined) {
-    dest = pino.destination({ dest: 2, sync: true });
+    dest = SafeLogDestination.fd(2);
   } else if (typeof opts.destination === 'string') {
     // sync: a line written before a crash or a SIGKILL is on disk; the agent
-    // logs a few lines a second at most, so the cost does not show.
-    dest = pino.destination({ dest: opts.destination, mkdir: true, sync: true, append: true });
+    // logs a few lines a second at most, so the cost does not show. A full
+    // disk costs log lines (counted), never the process.
+    dest = SafeLogDestination.file(opts.destination);
   } else {
     dest = opts.destination as unknown as DestinationStream;
   }

@@ -1,4 +1,5 @@
 import { Type, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+import { SAFE_ID_PATTERN, SAFE_ID_RULE } from '../protocol/identifiers.js';
 
 /**
  * Building blocks of the configuration schema. Extra schema keywords carry
@@ -13,11 +14,11 @@ export interface BwcSchemaOptions extends SchemaOptions {
   fsPath?: boolean;
 }
 
-/** Ids end up as MQTT topic levels (protocol/topics.ts checks the same rule). */
-export const TOPIC_ID_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
+/** Ids end up as MQTT topic levels and file names: the shared rule of protocol/identifiers.ts. */
+export const TOPIC_ID_PATTERN = SAFE_ID_PATTERN;
 
 export function TopicId(description: string, options: BwcSchemaOptions = {}) {
-  return Type.String({ pattern: TOPIC_ID_PATTERN, expect: '1-64 characters of A-Z a-z 0-9 . _ - (it becomes an MQTT topic level)', description, ...options });
+  return Type.String({ pattern: TOPIC_ID_PATTERN, expect: SAFE_ID_RULE, description, ...options });
 }
 
 /** GB/T 28181 ids (devices, channels, servers) are 20 decimal digits. */

@@ -86,6 +86,12 @@ export const BufferSection = Section(
     maxRows: Int('Most messages held.', 1000, 100_000_000, 2_000_000),
     maxBytes: Int('Most payload bytes held (the file is larger by the per-row overhead; see agent/buffer/README.md).', 1_000_000, 1_000_000_000_000, 268_435_456),
     maxAgeHours: Num('Fixes and status older than this (by their own time) are dropped; events and replies are kept until space runs out.', 1, 8760, 168),
+    memoryMinutes: Num(
+      'While the disk is full, each device\'s newest fixes wait in memory (published from there, written to disk when space returns): room for this many minutes at the fastest reporting rate (one a second, plus immediate reports). What falls off is counted as lost (`memory_full` in metrics, `fixes_lost_memory_ring` in status).',
+      0,
+      1440,
+      10,
+    ),
     syncIntervalMs: Int(
       'How often the write-ahead log is forced to disk: a power cut loses at most this much of the newest messages; a crash of the agent alone loses nothing.',
       50,
@@ -160,12 +166,25 @@ export const DevicePortsSection = Section('How the agent looks after each device
   controlTimeoutMs: Int('How long the camera has to answer a request on its control channel (status, snapshot, clip read) before it counts as failed, ms.', 500, 60_000, 3000),
 });
 
+const Bounds = (who: string, maxSpeedMps: number) =>
+  Section(`Plausible fields of a fix for ${who}: a value outside is dropped from the fix (the position is kept) and counted; it is never published.`, {
+    maxSpeedMps: Num('Fastest reported speed over ground, m/s.', 1, 500, maxSpeedMps),
+    minAltM: Num('Lowest altitude, metres above mean sea level.', -12_000, 0, -500),
+    maxAltM: Num('Highest altitude, metres above mean sea level.', 0, 100_000, 9000),
+    maxSats: Int('Most satellites used in a solution.', 4, 200, 64),
+    minHdop: Num('Smallest HDOP: below it (0 is how receivers say "unknown") the HDOP is dropped.', 0, 2, 0.3),
+  });
+
 export const PipelineSection = Section('Filter of invalid fixes (each drop is counted by reason).', {
   minMode: Type.Union([Type.Literal(2), Type.Literal(3)], { default: 2, expect: '2 or 3', description: 'Least fix mode accepted: 2 (2D) or 3 (3D).' }),
   maxHdop: Num('Fixes with a larger HDOP are dropped.', 0.5, 99.99, 10),
   maxSpeedMps: Section('Speed above which a jump between fixes is impossible, per profile, m/s.', {
     foot: Num('A person on foot (running included).', 1, 100, 12),
     vehicle: Num('A vehicle.', 5, 200, 70),
+  }),
+  bounds: Section('Plausible speed, altitude, satellite count and HDOP, per profile.', {
+    foot: Bounds('a person on foot', 15),
+    vehicle: Bounds('a vehicle', 90),
   }),
 });
 

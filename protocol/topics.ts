@@ -1,3 +1,5 @@
+import { idProblem, SAFE_ID_RULE } from './identifiers.js';
+
 /**
  * The one place that makes topic strings. Layout (see protocol/README.md):
  *
@@ -24,13 +26,10 @@ export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'status/hist' | 
 /** Agents take commands only per device (dev/{id}/cmd): there is no agent command topic. */
 export type AgentChannel = 'state' | 'reply' | 'audit';
 
-const SEGMENT = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** Ids go into topic levels: no wildcards, separators or empty levels. */
+/** Ids go into topic levels: no wildcards, separators, empty levels or dot names (protocol/identifiers.ts). */
 export function checkTopicId(kind: string, id: string): string {
-  if (!SEGMENT.test(id)) {
-    throw new Error(`${kind} id ${JSON.stringify(id)} cannot be a topic level: use 1-64 of A-Z a-z 0-9 . _ -`);
-  }
+  const problem = idProblem(id);
+  if (problem !== undefined) throw new Error(`${kind} id ${JSON.stringify(id)} cannot be a topic level: it ${problem}; use ${SAFE_ID_RULE}`);
   return id;
 }
 

@@ -38,7 +38,9 @@ export type DropReason =
   /** The disk (or the file's page limit) is full and freeing space did not help. */
   | 'disk_full'
   /** Disk full and the in-memory overflow for events is full too. */
-  | 'overflow_full';
+  | 'overflow_full'
+  /** Disk full and the device's in-memory ring of fixes is full: its oldest held fix went. */
+  | 'memory_full';
 
 export interface DropNotice {
   reason: DropReason | string;

@@ -26,8 +26,11 @@ const fsyncAsync = promisify(fsFsync);
 const openAsync = promisify(fsOpen);
 const closeAsync = promisify(fsClose);
 
-/** Events held in memory while the disk is full, at most. */
+/** Events, replies and status held in memory while the disk is full, at most. */
 export const OVERFLOW_MAX = 10_000;
+
+/** Fixes per device held in memory while the disk is full, unless configured: 10 minutes at 1 Hz, with room for immediate reports. */
+export const MEMORY_FIXES_PER_DEVICE = 660;
 
 export interface BufferLog {
   warn(obj: object, msg: string): void;
@@ -55,6 +58,12 @@ export interface SqliteBufferOptions extends Partial<BufferLimits> {
    * seq is this + 1): `timeSeqFloor` of the clock by default (seq-floor.ts).
    */
   seqFloor?: () => number;
+  /**
+   * Fixes per device held in memory (a ring: the oldest goes first, counted
+   * as `memory_full`) while the disk is full; written out when space returns,
+   * and published from memory meanwhile. Default MEMORY_FIXES_PER_DEVICE.
+   */
+  memoryFixesPerDevice?: number;
 }
 
 const KIND_CODE: Record<MessageKind, number> = { fix: 0, event: 1, status: 2, reply: 3 };
@@ -105,8 +114,12 @@ export class SqliteMessageBuffer implements MessageBuffer {
   private lastCommittedId = 0;
   private syncedId = 0;
   private counts: Delta = noDelta();
-  /** Events kept in memory while the disk is full (in id order). */
+  /** Messages kept in memory while the disk is full (in id order): fixes in a ring per device, the rest up to OVERFLOW_MAX. */
   private overflow: StoredMessage[] = [];
+  /** Fixes per device in `overflow`, and the non-fix messages there. */
+  private heldFixes = new Map<string, number>();
+  private heldOthers = 0;
+  private readonly ringSize: number;
   /** Acked while the disk was too full to delete: hidden, deleted later. */
   private readonly ackLater = new Set<number>();
   private lastSweepMs = -Infinity;
@@ -127,6 +140,8 @@ export class SqliteMessageBuffer implements MessageBuffer {
     this.limits = { maxRows: opts.maxRows ?? Infinity, maxBytes: opts.maxBytes ?? Infinity, maxAgeMs: opts.maxAgeMs ?? Infinity };
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
+    this.ringSize = opts.memoryFixesPerDevice ?? MEMORY_FIXES_PER_DEVICE;
+    if (!Number.isInteger(this.ringSize) || this.ringSize < 0) throw new BwcError('BAD_BUFFER_OPTIONS', `memoryFixesPerDevice must be a whole number >= 0, got ${this.ringSize}`);
     this.stateFile = new SeqStateFile(`${opts.path}-seq.json`);
     const previous = this.stateFile.read();
     const { db, recovered } = openBufferDatabase(opts.path, (r) => this.logRecovery(r));
@@ -157,8 +172,10 @@ export class SqliteMessageBuffer implements MessageBuffer {
   ack(ids: number[]): void {
     this.checkOpen();
     if (ids.length === 0 && this.ackLater.size === 0) return;
-    const gone = new Set(ids);
-    this.overflow = this.overflow.filter((m) => !gone.has(m.id));
+    if (this.overflow.length > 0) {
+      const gone = new Set(ids);
+      this.setOverflow(this.overflow.filter((m) => !gone.has(m.id)));
+    }
     try {
       this.transact(() => this.deleteIds([...ids, ...this.ackLater]));
       this.ackLater.clear();
@@ -219,7 +236,7 @@ export class SqliteMessageBuffer implements MessageBuffer {
       /* reported below */
     }
     if (this.overflow.length > 0) {
-      this.log?.error({ events: this.overflow.length }, 'buffer closed with events held in memory (disk full): they are lost');
+      this.log?.error({ messages: this.overflow.length, fixes: this.overflow.length - this.heldOthers }, 'buffer closed with messages held in memory (disk full): they are lost');
     }
     this.drops.flush();
     // Closing the last connection checkpoints (fsyncing WAL and database) and removes the WAL.
@@ -401,7 +418,13 @@ export class SqliteMessageBuffer implements MessageBuffer {
     } catch (err) {
       if (!isFull(err)) throw this.ioError('write messages', err);
     }
-    // Disk full. Make room with the oldest fixes and try again, a few times.
+    // Disk full. What fits in memory waits there: no fix is lost to a disk
+    // that is full for a while (up to the ring's size). Only when events
+    // would be lost do the oldest fixes on disk make room for them.
+    if (this.fitsInMemory(stored)) {
+      this.holdInMemory(stored);
+      return;
+    }
     for (let attempt = 0; attempt < 3; attempt++) {
       let freed = 0;
       try {
@@ -476,7 +499,7 @@ export class SqliteMessageBuffer implements MessageBuffer {
       if (r && typeof r === 'object') {
         // write(): rows added plus what its eviction removed.
         delta = mergeDelta(r, this.txDelta);
-        this.overflow = [];
+        this.setOverflow([]);
         this.seqDirty.clear();
         this.state.seqAhead = false;
         this.lastCommittedId = Math.max(this.lastCommittedId, this.nextId - 1);
@@ -593,18 +616,34 @@ export class SqliteMessageBuffer implements MessageBuffer {
     }
   }
 
-  /** Still full after freeing space: events, replies and status wait in memory; fixes are dropped. */
+  /**
+   * Still full after freeing space: messages wait in memory (published from
+   * there, written out when space returns). Fixes go in a ring per device:
+   * when it is full the device's oldest held fix is lost (`memory_full`);
+   * events, replies and status share OVERFLOW_MAX, status going first.
+   */
   private holdInMemory(stored: StoredMessage[]): void {
     for (const m of stored) {
       if (m.kind === 'fix') {
-        this.drops.add('disk_full', m.kind, m.deviceId);
+        const held = this.heldFixes.get(m.deviceId) ?? 0;
+        if (held >= this.ringSize) {
+          const i = this.overflow.findIndex((o) => o.kind === 'fix' && o.deviceId === m.deviceId);
+          if (i < 0) {
+            this.drops.add('memory_full', m.kind, m.deviceId);
+            continue;
+          }
+          this.overflow.splice(i, 1);
+          this.drops.add('memory_full', m.kind, m.deviceId);
+        } else this.heldFixes.set(m.deviceId, held + 1);
+        this.overflow.push(m);
         continue;
       }
-      if (this.overflow.length >= OVERFLOW_MAX) {
-        const i = this.overflow.findIndex((o) => o.kind === 'status');
-        const victim = this.overflow.splice(i >= 0 ? i : 0, 1)[0]!;
+      if (this.heldOthers >= OVERFLOW_MAX) {
+        let i = this.overflow.findIndex((o) => o.kind === 'status');
+        if (i < 0) i = this.overflow.findIndex((o) => o.kind !== 'fix');
+        const victim = this.overflow.splice(i, 1)[0]!;
         this.drops.add('overflow_full', victim.kind, victim.deviceId);
-      }
+      } else this.heldOthers++;
       this.overflow.push(m);
     }
     if (!this.state.seqAhead) {
@@ -612,7 +651,38 @@ export class SqliteMessageBuffer implements MessageBuffer {
       this.state.seqAhead = true;
       this.writeState();
     }
-    this.log?.warn({ held: this.overflow.length }, 'buffer: disk full; events held in memory, fixes dropped, until space returns');
+    if (!this.warnedFull) {
+      this.warnedFull = true;
+      this.log?.warn({ held: this.overflow.length, fixesPerDevice: this.ringSize }, 'buffer: disk full; messages held in memory until space returns (fixes: the newest per device)');
+    }
+  }
+
+  private warnedFull = false;
+
+  /**
+   * Can memory take `stored` without losing an event, reply or status? Fixes
+   * always can: their ring drops its oldest, and the fixes on disk, older
+   * still, stay (freeing disk space for them would lose as many).
+   */
+  private fitsInMemory(stored: StoredMessage[]): boolean {
+    let others = this.heldOthers;
+    for (const m of stored) if (m.kind !== 'fix') others++;
+    return others <= OVERFLOW_MAX;
+  }
+
+  /** Replaces the held messages and recounts them. */
+  private setOverflow(list: StoredMessage[]): void {
+    if (list.length === 0 && this.overflow.length > 0 && this.warnedFull) {
+      this.warnedFull = false;
+      this.log?.warn({ written: this.overflow.length }, 'buffer: space is back; messages held in memory written out');
+    }
+    this.overflow = list;
+    this.heldFixes = new Map();
+    this.heldOthers = 0;
+    for (const m of list) {
+      if (m.kind === 'fix') this.heldFixes.set(m.deviceId, (this.heldFixes.get(m.deviceId) ?? 0) + 1);
+      else this.heldOthers++;
+    }
   }
 
   private replaceCorruptDatabase(reason: string): void {

@@ -14,6 +14,8 @@ export class AgentMetrics {
   readonly bufferDropped: Counter;
   readonly reconnects: Counter;
   readonly lastFixAge: Gauge;
+  readonly fixFieldsDropped: Counter;
+  readonly discontinuities: Counter;
   private readonly lastFixSystemMs = new Map<string, number>();
 
   /**
@@ -42,6 +44,8 @@ export class AgentMetrics {
         for (const [device, ms] of this.lastFixSystemMs) this.lastFixAge.set({ device }, Math.max(0, (t - ms) / 1000));
       },
     });
+    this.fixFieldsDropped = reg.counter({ name: 'bwc_fix_fields_dropped_total', help: 'Fields removed from fixes as implausible for the device profile (speed, alt, sats, hdop, course).', labelNames: ['device', 'field'] });
+    this.discontinuities = reg.counter({ name: 'bwc_gnss_discontinuities_total', help: 'Confirmed GNSS position jumps, each published as a discontinuity event.', labelNames: ['device'] });
   }
 
   fixIn(device: string): void {
@@ -52,6 +56,10 @@ export class AgentMetrics {
     this.fixesDropped.inc({ device, reason });
   }
 
+  fixFieldDropped(device: string, field: string): void {
+    this.fixFieldsDropped.inc({ device, field });
+  }
+
   fixAccepted(device: string, systemMs: number): void {
     this.lastFixSystemMs.set(device, systemMs);
   }
@@ -60,12 +68,14 @@ export class AgentMetrics {
   addDevice(device: string): void {
     for (const reason of DROP_REASONS) this.fixesDropped.inc({ device, reason }, 0);
     this.fixesIn.inc({ device }, 0);
+    this.discontinuities.inc({ device }, 0);
   }
 
   removeDevice(device: string): void {
     this.lastFixSystemMs.delete(device);
     this.lastFixAge.remove({ device });
     this.fixesIn.remove({ device });
+    this.discontinuities.remove({ device });
     for (const reason of DROP_REASONS) this.fixesDropped.remove({ device, reason });
   }
 

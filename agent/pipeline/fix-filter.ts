@@ -36,6 +36,37 @@ export interface FixFilterOptions {
    * given. Default 60 000.
    */
   maxTimeSkewMs?: number;
+  /** Plausible values of the fix's other fields (see FieldBounds); none: not judged. */
+  bounds?: FieldBounds;
+}
+
+/**
+ * What a receiver worn by this profile can plausibly report. A field outside
+ * is dropped from the fix (the position stays) and counted: a fix never goes
+ * out with 10,000 knots, -99,999 m, 99 satellites or an HDOP of 0.
+ */
+export interface FieldBounds {
+  /** reported speed over ground, m/s */
+  maxSpeedMps: number;
+  /** altitude above mean sea level, metres */
+  minAltM: number;
+  maxAltM: number;
+  /** satellites used in the solution */
+  maxSats: number;
+  /** HDOP below this is no real geometry (0 is what a receiver sends for "unknown") */
+  minHdop: number;
+}
+
+/** Fields of a fix that FieldBounds judge; one counter each. */
+export type ImplausibleField = 'speed' | 'alt' | 'sats' | 'hdop' | 'course';
+
+/** A confirmed jump: the track left `from` and restarts at `to`. */
+export interface Discontinuity {
+  from: Fix;
+  to: Fix;
+  distanceM: number;
+  /** fix time from `from` to `to` */
+  dtMs: number;
 }
 
 /**
@@ -46,7 +77,11 @@ export interface FixFilterOptions {
  */
 export const SPEED_PROFILES = { foot: 12, vehicle: 70 } as const;
 
-export type FilterResult = { ok: true } | { ok: false; reason: DropReason };
+/**
+ * ok: the fix to use (fields out of bounds removed; `dropped` names them) and,
+ * when it confirms a jump, the discontinuity to report before it.
+ */
+export type FilterResult = { ok: true; fix: Fix; dropped?: ImplausibleField[]; discontinuity?: Discontinuity } | { ok: false; reason: DropReason };
 
 /**
  * Drops fixes the rest of the product must never see, and counts why.
@@ -56,6 +91,11 @@ export type FilterResult = { ok: true } | { ok: false; reason: DropReason };
 export class FixFilter {
   private readonly opts: Required<FixFilterOptions>;
   private readonly counts: Record<DropReason, number> = { mode: 0, hdop: 0, jump: 0, time: 0, invalid: 0 };
+  private readonly fieldCounts: Record<ImplausibleField, number> = { speed: 0, alt: 0, sats: 0, hdop: 0, course: 0 };
+  private fixesWithDroppedFields = 0;
+  private discontinuityCount = 0;
+  /** Set by judge() when the fix it accepts confirms a jump away from `last`. */
+  private confirmedJump = false;
   private last: Fix | undefined;
   /** System time the last accepted fix was received, when given. */
   private lastRx: number | undefined;
@@ -68,7 +108,7 @@ export class FixFilter {
   private acceptedCount = 0;
 
   constructor(opts: FixFilterOptions) {
-    const o = { noiseM: 20, confirmFixes: 3, maxTimeSkewMs: 60_000, ...opts };
+    const o = { noiseM: 20, confirmFixes: 3, maxTimeSkewMs: 60_000, bounds: NO_BOUNDS, ...opts };
     if (o.minMode !== 2 && o.minMode !== 3) throw new BwcError('BAD_FILTER_OPTIONS', `fix filter: minMode must be 2 or 3, got ${String(o.minMode)}`);
     for (const k of ['maxHdop', 'maxSpeedMps', 'noiseM', 'maxTimeSkewMs'] as const) {
       if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || o[k] <= 0) {
@@ -86,6 +126,21 @@ export class FixFilter {
     return { ...this.counts };
   }
 
+  /** Fields removed as implausible, by field (a copy). */
+  get implausibleFields(): Record<ImplausibleField, number> {
+    return { ...this.fieldCounts };
+  }
+
+  /** Accepted fixes that lost at least one field as implausible. */
+  get fixesWithImplausibleFields(): number {
+    return this.fixesWithDroppedFields;
+  }
+
+  /** Jumps confirmed (each reported as a discontinuity). */
+  get discontinuities(): number {
+    return this.discontinuityCount;
+  }
+
   /** Fixes accepted so far. */
   get accepted(): number {
     return this.acceptedCount;
@@ -97,18 +152,49 @@ export class FixFilter {
   }
 
   /** `receivedMs`: the system time the fix arrived, to catch bogus fix times (see maxTimeSkewMs). */
-  check(fix: Fix, receivedMs?: number): FilterResult {
-    const reason = this.judge(fix, receivedMs);
-    if (reason === undefined) {
-      this.accept(fix, receivedMs);
-      return { ok: true };
+  check(input: Fix, receivedMs?: number): FilterResult {
+    if (!isSane(input)) {
+      this.counts.invalid++;
+      return { ok: false, reason: 'invalid' };
     }
-    this.counts[reason]++;
-    return { ok: false, reason };
+    const { fix, dropped } = this.withinBounds(input);
+    const before = this.last;
+    this.confirmedJump = false;
+    const reason = this.judge(fix, receivedMs);
+    if (reason !== undefined) {
+      this.counts[reason]++;
+      return { ok: false, reason };
+    }
+    this.accept(fix, receivedMs);
+    const out: FilterResult = { ok: true, fix };
+    if (dropped.length > 0) {
+      for (const d of dropped) this.fieldCounts[d]++;
+      this.fixesWithDroppedFields++;
+      out.dropped = dropped;
+    }
+    if (this.confirmedJump && before !== undefined) {
+      this.discontinuityCount++;
+      out.discontinuity = { from: before, to: fix, distanceM: haversineM(before, fix), dtMs: fix.timeMs - before.timeMs };
+    }
+    return out;
+  }
+
+  /** The fix without the fields its profile cannot report (a copy when any goes). */
+  private withinBounds(fix: Fix): { fix: Fix; dropped: ImplausibleField[] } {
+    const b = this.opts.bounds;
+    const dropped: ImplausibleField[] = [];
+    if (fix.speed !== undefined && !(fix.speed >= 0 && fix.speed <= b.maxSpeedMps)) dropped.push('speed');
+    if (fix.alt !== undefined && !(fix.alt >= b.minAltM && fix.alt <= b.maxAltM)) dropped.push('alt');
+    if (fix.sats !== undefined && !(Number.isInteger(fix.sats) && fix.sats >= 0 && fix.sats <= b.maxSats)) dropped.push('sats');
+    if (fix.hdop !== undefined && !(fix.hdop >= b.minHdop)) dropped.push('hdop');
+    if (fix.course !== undefined && !(fix.course >= 0 && fix.course < 360)) dropped.push('course');
+    if (dropped.length === 0) return { fix, dropped };
+    const copy: Fix = { ...fix };
+    for (const d of dropped) delete copy[d];
+    return { fix: copy, dropped };
   }
 
   private judge(fix: Fix, rx: number | undefined): DropReason | undefined {
-    if (!isSane(fix)) return 'invalid';
     if (fix.mode < this.opts.minMode) return 'mode';
     if (fix.hdop !== undefined && fix.hdop > this.opts.maxHdop) return 'hdop';
     const last = this.last;
@@ -123,8 +209,10 @@ export class FixFilter {
       return undefined;
     }
     if (this.extendsCandidates(fix, rx) && this.candidates.length >= this.opts.confirmFixes) {
-      // Enough fixes agree: the track moves here (accept() re-anchors it).
+      // Enough fixes agree: the track moves here (accept() re-anchors it),
+      // reported as a discontinuity, never passed off as movement.
       this.candidates = [];
+      this.confirmedJump = true;
       return undefined;
     }
     return behind || !timeOk ? 'time' : 'jump';
@@ -159,6 +247,21 @@ export class FixFilter {
     this.acceptedCount++;
   }
 }
+
+/** No bounds beyond isSane (callers that judge positions only). */
+const NO_BOUNDS: FieldBounds = { maxSpeedMps: Infinity, minAltM: -Infinity, maxAltM: Infinity, maxSats: Infinity, minHdop: 0 };
+
+/**
+ * Default bounds per profile. Speed: above the profile's fastest movement
+ * (SPEED_PROFILES) with a margin for Doppler noise. Altitude: the Dead Sea
+ * shore (-430 m) to above Everest. Satellites: a four-constellation receiver
+ * uses at most ~60 (the NMEA field holds 2 digits: 99 is noise). HDOP: no
+ * geometry gives less than ~0.5; 0 means "unknown".
+ */
+export const FIELD_BOUNDS: Record<keyof typeof SPEED_PROFILES, FieldBounds> = {
+  foot: { maxSpeedMps: 15, minAltM: -500, maxAltM: 9000, maxSats: 64, minHdop: 0.3 },
+  vehicle: { maxSpeedMps: 90, minAltM: -500, maxAltM: 9000, maxSats: 64, minHdop: 0.3 },
+};
 
 /**
  * Values no receiver means: non-finite numbers, out-of-range coordinates,

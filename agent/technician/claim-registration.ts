@@ -9,6 +9,7 @@ import { editConfigFile } from '../../config/write-config.js';
 import { BwcError, describeError } from '../../common/errors.js';
 import { AGENT_VERSION } from '../../common/version.js';
 import { Topics } from '../../protocol/topics.js';
+import { checkSafeId } from '../../protocol/identifiers.js';
 
 /**
  * Registration by claim, as fleet provisioning does it (AWS IoT's "provisioning
@@ -57,7 +58,8 @@ export function registrationTopics(prefix: string, agentId: string): { request: 
 
 export async function registerByClaim(o: ClaimOptions): Promise<ClaimResult> {
   const cfg = o.loaded.config;
-  const agentId = cfg.agent.id;
+  // Checked before anything is sent: the id names the registration topics and the credential files.
+  const agentId = checkSafeId('agent', cfg.agent.id);
   const topics = registrationTopics(cfg.mqtt.topicPrefix, agentId);
   const nonce = randomBytes(16).toString('hex');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

@@ -4,7 +4,7 @@ import { loadConfig, type LoadedConfig } from '../../config/load-config.js';
 import { atomicWriteFileSync } from '../../config/atomic-write.js';
 import { upsertDevice } from '../../config/write-config.js';
 import type { DeviceConfig } from '../../config/schema.js';
-import { TOPIC_ID_PATTERN } from '../../config/schema-kit.js';
+import { idProblem, SAFE_ID_RULE } from '../../protocol/identifiers.js';
 import type { CameraDriver, CameraIdentity, OfficerBinding, SettingValue } from '../../drivers/camera/camera-driver.js';
 import { checkBinding } from '../../drivers/camera/identity-rules.js';
 import { BwcError, describeError } from '../../common/errors.js';
@@ -87,8 +87,9 @@ export async function provision(req: ProvisionRequest): Promise<ProvisionReport>
   await runner.step('validate', async () => {
     // The unit name may come from the camera (checked once it is read).
     checkBinding({ officerNumber: req.officerNumber, officerName: req.officerName, unitNumber: req.unitNumber, unitName: req.unitName ?? 'unit' });
-    if (req.deviceId !== undefined && !new RegExp(TOPIC_ID_PATTERN).test(req.deviceId)) {
-      throw new BwcError('BAD_DEVICE_ID', `--device-id ${JSON.stringify(req.deviceId)} must be 1-64 of A-Z a-z 0-9 . _ - (it becomes an MQTT topic level)`);
+    const idBad = req.deviceId === undefined ? undefined : idProblem(req.deviceId);
+    if (idBad !== undefined) {
+      throw new BwcError('BAD_DEVICE_ID', `--device-id ${JSON.stringify(req.deviceId)} ${idBad}; use ${SAFE_ID_RULE}`);
     }
     loaded = await loadConfig(req.configFile);
     accessSync(req.configFile, constants.W_OK);

@@ -68,6 +68,8 @@ export function decodeFleetMessage(topics: Topics, topic: string, payload: Buffe
           ...(m.detail ? { detail: m.detail } : {}),
           ...(m.issuer ? { issuer: m.issuer } : {}),
           ...(m.value !== undefined && num(m.value) !== 0 ? { value: num(m.value) } : {}),
+          // GNSS discontinuity: where the track restarts (lat/lon above: where it was).
+          ...(m.newPosition ? { to: { lat: (num(m.newPosition.latE7) ?? 0) / 1e7, lon: (num(m.newPosition.lonE7) ?? 0) / 1e7, time: new Date(num(m.newPosition.timeMs) ?? 0).toISOString() } } : {}),
         }];
       }
       case 'reply': {

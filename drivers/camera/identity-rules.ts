@@ -1,4 +1,5 @@
 import { BwcError } from '../../common/errors.js';
+import { textProblem } from '../../protocol/identifiers.js';
 import type { CameraIdentity, OfficerBinding } from './camera-driver.js';
 
 /**
@@ -15,11 +16,10 @@ function bad(field: string, why: string): BwcError {
   return new BwcError('CAMERA_BAD_ARGUMENT', `${field} ${why}`);
 }
 
+/** Names are shown on consoles and on the camera: the shared text rules (protocol/identifiers.ts). */
 function checkName(field: string, v: unknown): void {
-  if (typeof v !== 'string' || v.trim().length === 0) throw bad(field, 'must be a non-empty string');
-  if ([...v].length > MAX_NAME_CHARS) throw bad(field, `must be at most ${MAX_NAME_CHARS} characters, got ${[...v].length}`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw bad(field, 'must not contain control characters');
+  const problem = textProblem(v, MAX_NAME_CHARS);
+  if (problem !== undefined) throw bad(field, `${JSON.stringify(v)} ${problem}`);
 }
 
 export function checkBinding(b: OfficerBinding): void {

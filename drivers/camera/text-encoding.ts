@@ -20,7 +20,12 @@ export function encodeText(s: string, enc: TextEncoding): Buffer {
 }
 
 export function decodeText(buf: Buffer, enc: TextEncoding, what: string): string {
-  if (enc === 'gbk') return iconv.decode(buf, 'gbk');
+  if (enc === 'gbk') {
+    // iconv-lite puts U+FFFD where bytes are not GBK: refuse, as for bad UTF-8, rather than pass a garbled name on.
+    const text = iconv.decode(buf, 'gbk');
+    if (text.includes('\ufffd') && !iconv.encode(text, 'gbk').equals(buf)) throw new BwcError('CAMERA_BAD_PAYLOAD', `${what} is not valid GBK`);
+    return text;
+  }
   try {
     return strictUtf8.decode(buf);
   } catch (err) {

@@ -93,6 +93,8 @@ export interface AssemblerCounters {
   fixes: number;
   /** reports that had a position but were refused by our stricter checks */
   rejected_fix: number;
+  /** timestamped sentences older than the cycle under way (a sentence that lagged): ignored */
+  stale: number;
 }
 
 export interface AssemblerOptions {
@@ -126,10 +128,17 @@ function clearFix(f: MergedFix): void {
 }
 
 export class EpochAssembler {
-  readonly counters: AssemblerCounters = { sentences: 0, ignored: 0, epochs: 0, fixes: 0, rejected_fix: 0 };
+  readonly counters: AssemblerCounters = { sentences: 0, ignored: 0, epochs: 0, fixes: 0, rejected_fix: 0, stale: 0 };
 
   private readonly f = new Fields();
   private readonly tod: TimeOfDay = { h: 0, m: 0, s: 0, ns: 0 };
+  private readonly peekTod: TimeOfDay = { h: 0, m: 0, s: 0, ns: 0 };
+  /** Time field of the last sentence ignored as stale: a second one agreeing with it means the clock really went back. */
+  private staleTime = '';
+  /** A time of day has been merged: there is a cycle to be late for. */
+  private haveTime = false;
+  /** A sentence of the cycle under way was skipped as stale. */
+  private skippedInCycle = false;
   private readonly day: DayDate = { year: 0, mon: 0, mday: 0 };
   private readonly pos: LatLon = { lat: NaN, lon: NaN };
   private readonly sats = new SatelliteTracker();
@@ -215,6 +224,13 @@ export class EpochAssembler {
     if (k !== undefined) {
       if (f.count < k.nf) {
         this.counters.ignored++;
+      } else if (this.isStale(k.handler)) {
+        // Skipped whole: merged, it would start a cycle in the past and
+        // teach the cycle detector a wrong ender, costing the next epochs
+        // their fields (gpsd has the same weakness).
+        this.counters.stale++;
+        this.skippedInCycle = true;
+        return;
       } else {
         mask = this.dispatch(k.handler);
         this.cycleContinue = k.cont;
@@ -236,7 +252,10 @@ export class EpochAssembler {
     } else if (this.latchFrac) {
       if (Math.abs(this.thisFrac - this.lastFrac) > 0.01) {
         clear = true;
-        if (this.lastTag > 0 && !this.enders[this.lastTag] && !this.cycleContinue) {
+        // A cycle that lost a sentence (skipped as stale) ended early: what came last in it is no ender.
+        const learn = !this.skippedInCycle;
+        this.skippedInCycle = false;
+        if (learn && this.lastTag > 0 && !this.enders[this.lastTag] && !this.cycleContinue) {
           this.enders[this.lastTag] = 1;
           this.reliable = true;
         }
@@ -274,6 +293,33 @@ export class EpochAssembler {
     if (mask & REPORT || (!this.reliable && mask & (LATLON | MODE)) || afterEnder) {
       this.report(out);
     }
+  }
+
+  /**
+   * Does this timestamped sentence carry a time of day before the cycle
+   * under way (by less than 12 h: more is a midnight wrap)? A lone one is a
+   * sentence that lagged; a second in a row with the same time means the
+   * receiver's clock went back, and it is taken.
+   */
+  private isStale(handler: number): boolean {
+    const field = handler === H_GGA || handler === H_RMC || handler === H_GNS ? 1 : handler === H_GLL ? 5 : -1;
+    if (field < 0 || !this.haveTime || this.f.empty(field)) return false;
+    const t = this.peekTod;
+    if (!readTime(this.f, field, t)) return false;
+    const now = this.hour * 3600 + this.min * 60 + this.sec + this.ns / 1e9;
+    const then = t.h * 3600 + t.m * 60 + t.s + t.ns / 1e9;
+    const behind = now - then;
+    if (behind <= 0.0005 || behind >= 43_200) {
+      this.staleTime = '';
+      return false;
+    }
+    const time = this.f.str(field);
+    if (time === this.staleTime) {
+      this.staleTime = '';
+      return false;
+    }
+    this.staleTime = time;
+    return true;
   }
 
   /** End of input: the epoch in progress is complete. */
@@ -329,6 +375,7 @@ export class EpochAssembler {
     const t = this.tod;
     if (!readTime(this.f, i, t)) return false;
     if (t.h < this.hour) this.mday++;
+    this.haveTime = true;
     this.hour = t.h;
     this.min = t.m;
     this.sec = t.s;

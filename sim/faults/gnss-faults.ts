@@ -1,8 +1,9 @@
 import { SeededRandom } from '../gnss/random.js';
+import { HOSTILE_GNSS_FAULTS, HostileGnss, type HostileGnssFault } from './hostile-gnss.js';
 
-/** GNSS faults a simulated camera can show, each a behaviour switched on and off. */
-export type GnssFault = 'unplug' | 'garbage' | 'bad-checksum' | 'no-fix' | 'clock-drift';
-export const GNSS_FAULTS: readonly GnssFault[] = ['unplug', 'garbage', 'bad-checksum', 'no-fix', 'clock-drift'];
+/** GNSS faults a simulated camera can show, each a behaviour switched on and off (hostile-gnss.ts: the receiver lies). */
+export type GnssFault = 'unplug' | 'garbage' | 'bad-checksum' | 'no-fix' | 'clock-drift' | HostileGnssFault;
+export const GNSS_FAULTS: readonly GnssFault[] = ['unplug', 'garbage', 'bad-checksum', 'no-fix', 'clock-drift', ...HOSTILE_GNSS_FAULTS];
 
 export function isGnssFault(s: string): s is GnssFault {
   return (GNSS_FAULTS as readonly string[]).includes(s);
@@ -36,6 +37,8 @@ export class GnssLineFaults {
   private driftSinceMs: number | undefined;
   /** What was done, for status and tests. */
   readonly counts = { garbageBursts: 0, badChecksums: 0, damagedEpochs: 0 };
+  /** Lies with valid checksums (implausible fields, a lagging GGA, a teleport). */
+  readonly hostile = new HostileGnss();
 
   constructor(seed: number, opts: LineFaultOptions = {}) {
     this.rnd = new SeededRandom(seed ^ 0xfa017);
@@ -65,7 +68,8 @@ export class GnssLineFaults {
   }
 
   /** Damages an epoch's sentences (lines ended by CRLF) as the active faults say. */
-  mangle(text: string): MangledEpoch {
+  mangle(original: string): MangledEpoch {
+    const text = this.hostile.rewrite(original, this.on);
     const garbage = this.on.has('garbage');
     const badSum = this.on.has('bad-checksum');
     if (!garbage && !badSum) return { text, positionIntact: true };

@@ -9,14 +9,17 @@ import { SqliteMessageBuffer } from '../../agent/buffer/sqlite-message-buffer.js
 import { encodeFixPayload } from '../../agent/fix-payload.js';
 
 /**
- * Disk full, against the running agent, broker down all along:
- * 1. the buffer at its cap (maxRows, pre-filled to just under it): the
- *    oldest fixes go, counted as max_rows; SOS alarms are kept;
+ * Disk full, against the running agent (every fix reported, 1 a second per camera):
+ * 1. broker down, the buffer at its cap (maxRows, pre-filled to just under
+ *    it): the oldest fixes go, counted as max_rows; SOS alarms are kept;
  * 2. the file system full (the buffer on a 4 MiB tmpfs, the rest filled):
- *    SQLite says SQLITE_FULL, fixes are dropped as disk_full, alarms wait in
- *    memory; the agent keeps running and serving /metrics;
- * 3. space returns and the broker comes back: every alarm arrives, every
- *    seq is either delivered or counted as dropped, live fixes flow again.
+ *    SQLite says SQLITE_FULL; fixes and alarms wait in memory (each camera's
+ *    fixes in a ring of 10 minutes); the agent keeps running and serving /metrics;
+ * 3. the broker comes back while the disk is still full: live fixes flow,
+ *    published from memory;
+ * 4. space returns: what is held is written out; every alarm arrives, every
+ *    fix read while the disk was full is delivered, every seq is either
+ *    delivered or counted as dropped.
  */
 const FS_BYTES = 4 * 1024 * 1024;
 
@@ -38,7 +41,7 @@ t.test('buffer at its cap, then the file system full, then space back', { timeou
     startAgent: false,
     config: (base, dir) => {
       mountDir = join(dir, 'small-fs');
-      return { ...base, http: { enabled: true, port: 0 }, buffer: { path: join(mountDir, 'buffer.db'), maxRows: 1000 } };
+      return { ...base, http: { enabled: true, port: 0 }, buffer: { path: join(mountDir, 'buffer.db'), maxRows: 1000 }, reporting: { movingIntervalS: 1, stationaryIntervalS: 1 } };
     },
   });
   mkdirSync(mountDir, { recursive: true });
@@ -58,9 +61,13 @@ t.test('buffer at its cap, then the file system full, then space back', { timeou
   pre.append(Array.from({ length: 980 }, (_, i) => ({ deviceId: rig.devices[i % 4]!, kind: 'fix' as const, timeMs: old + i * 250, payload: encodeFixPayload({ timeMs: old + i * 250, lat: 30.04, lon: 121.15, mode: 3 }) })));
   pre.close();
   await rig.broker.stop();
+  let fullSeen = 0;
+  let spaceBack = 0;
   rig.agent.onLine((l) => {
     const m = /"port":(\d+).*health and metrics endpoint listening/.exec(l);
     if (m) httpPort = Number(m[1]);
+    if (l.includes('buffer: disk full; messages held in memory')) fullSeen ||= Date.now();
+    if (l.includes('buffer: space is back')) spaceBack ||= Date.now();
   });
   rig.agent.start();
   await waitFor(() => httpPort > 0, 60_000, 'the metrics endpoint');
@@ -94,24 +101,27 @@ t.test('buffer at its cap, then the file system full, then space back', { timeou
     /* to the last block */
   }
   closeSync(fd);
-  let m2: Record<string, number> = {};
-  for (;;) {
-    m2 = await metrics(httpPort);
-    if ((m2.disk_full ?? 0) > 0) break;
-    await sleep(500);
-  }
+  await waitFor(() => fullSeen > 0, 60_000, 'the agent to find the disk full');
+  const fullFrom = Date.now();
   for (const d of rig.devices) {
     rig.camera(d).pressSos();
     sos++;
   }
-  await sleep(5000);
+  await sleep(15_000);
   const aliveWhileFull = rig.agent.running;
   const m2b = await metrics(httpPort);
 
-  // 3. Space returns, the broker comes back.
-  rmSync(filler);
-  await sleep(3000);
+  // 3. The broker comes back; the disk is still full.
   await rig.broker.restart();
+  const brokerBack = Date.now();
+  await rig.liveFromAll(brokerBack, 90_000, 'live fixes while the disk is full');
+  await sleep(10_000);
+  const fullTo = Date.now();
+  const liveWhileFull = Object.fromEntries(rig.devices.map((d) => [d, rig.recorder.fixes(d).filter((f) => f.historical === false && f.receivedMs > brokerBack && f.receivedMs < (spaceBack || fullTo)).length]));
+
+  // 4. Space returns.
+  rmSync(filler);
+  await waitFor(() => spaceBack > 0, 60_000, 'the held messages written out');
   const back = Date.now();
   await rig.liveFromAll(back, 90_000, 'live fixes after space returned');
   await rig.recorder.waitFor(() => rig.recorder.records.filter((r) => r.type === 'event' && r.event === 'sos').length >= sos, 90_000, 'every SOS alarm');
@@ -123,6 +133,16 @@ t.test('buffer at its cap, then the file system full, then space back', { timeou
   await rig.agent.stop();
   const dropped = Object.values(m3).reduce((a, b) => a + b, 0);
   const tot = totals(rows);
+  // Fixes read while the disk was full (by fix time): delivered, and no seq of
+  // that stretch missing (the only seqs lost are the oldest, at the cap).
+  const fullWindow = (d: string) => {
+    const seqs = rig.recorder.fixes(d).filter((f) => { const ms = Date.parse(f.time as string); return ms >= fullFrom && ms < fullTo; }).map((f) => f.seq as number);
+    const lo = Math.min(...seqs);
+    const hi = Math.max(...seqs);
+    const lost = rows.find((r) => r.device === d)?.lostSeqs.filter((s) => s >= lo && s <= hi).length ?? 0;
+    return { delivered: new Set(seqs).size, lostInStretch: lost };
+  };
+  const readWhileFull = Object.fromEntries(rig.devices.map((d) => [d, fullWindow(d)]));
   const sosArrived = new Set(rig.recorder.records.filter((r) => r.type === 'event' && r.event === 'sos').map((r) => `${r.device}/${r.seq}`)).size;
   const result = {
     cameras: 4,
@@ -130,6 +150,10 @@ t.test('buffer at its cap, then the file system full, then space back', { timeou
     fileSystemBytes: FS_BYTES,
     dropsAtCap: m1,
     dropsWhileFull: m2b,
+    fullS: Math.round((fullTo - fullFrom) / 1000),
+    brokerUpWhileFullS: Math.round((fullTo - brokerBack) / 1000),
+    liveFixesWhileFull: liveWhileFull,
+    fixesReadWhileFullDelivered: readWhileFull,
     dropsTotal: m3,
     sosPressed: sos,
     sosDelivered: sosArrived,
@@ -143,7 +167,14 @@ t.test('buffer at its cap, then the file system full, then space back', { timeou
   t.equal(rig.agent.crashes.length, 0, 'the agent never exited by itself');
   t.ok(aliveWhileFull, 'the agent kept running on a full file system');
   t.ok((m1.max_rows ?? 0) > 0, `drops at the cap reported as max_rows (${m1.max_rows})`);
-  t.ok((m2b.disk_full ?? 0) > 0, `drops on the full disk reported as disk_full (${m2b.disk_full})`);
+  t.equal(m2b.disk_full ?? 0, 0, 'no fix dropped for the full disk');
+  t.equal(m3.memory_full ?? 0, 0, 'none fell off the memory ring (it holds 10 minutes)');
+  for (const d of rig.devices) t.ok(liveWhileFull[d]! >= 1, `${d}: live fixes published from memory while the disk was full (${liveWhileFull[d]})`);
+  for (const d of rig.devices) {
+    const w = readWhileFull[d]!;
+    t.ok(w.delivered >= 5, `${d}: fixes read while the disk was full delivered (${w.delivered})`);
+    t.equal(w.lostInStretch, 0, `${d}: none of them missing`);
+  }
   t.equal(sosArrived, sos, `every SOS alarm arrived (${sosArrived} of ${sos})`);
   t.ok(tot.lost <= dropped, `every seq not delivered is counted as dropped (${tot.lost} missing, ${dropped} dropped)`);
   t.equal(tot.inconsistentDuplicates, 0, 'duplicates carry the same content');

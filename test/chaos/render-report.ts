@@ -55,6 +55,9 @@ export function render(): string {
       ['file system', `${d.fileSystemBytes / 2 ** 20} MiB tmpfs, filled to the last block`],
       ['drops at the cap', JSON.stringify(d.dropsAtCap)],
       ['drops while the disk was full', JSON.stringify(d.dropsWhileFull)],
+      ['disk full for / broker up during it', d.fullS === undefined ? '—' : `${d.fullS} s / ${d.brokerUpWhileFullS} s`],
+      ['live fixes published from memory while full, per camera', d.liveFixesWhileFull ? Object.values(d.liveFixesWhileFull).join(', ') : '—'],
+      ['fixes read while full: delivered / missing, per camera', d.fixesReadWhileFullDelivered ? Object.values(d.fixesReadWhileFullDelivered as Record<string, R>).map((x) => `${x.delivered} / ${x.lostInStretch}`).join(', ') : '—'],
       ['drops in all (metrics)', JSON.stringify(d.dropsTotal)],
       ['seqs produced / delivered / missing', `${n(d.totals?.produced)} / ${n(d.totals?.delivered)} / ${n(d.totals?.lost)}`],
       ['missing seqs accounted as drops', `${d.missingSeqsVsDropped?.missing} of ${d.missingSeqsVsDropped?.dropped} counted`],
@@ -109,6 +112,28 @@ export function render(): string {
       ['agent SIGKILLed', `every camera unavailable to a new subscriber from retained data after **${n(w.allUnavailableAfterKillMs)} ms** (limit 1.5 × keepalive = ${n(w.limitMs)} ms); their own retained statuses still said online: ${w.ownStatusStillOnline}`],
       ['data folder wiped', `${(w.seqEpoch as R[]).map((e) => `${e.device} ${n(e.maxSeqBefore)} → ${n(e.firstSeqAfterWipe)}`).join('; ')}; seqs repeated: **${w.seqsRepeated}**`],
       ['crashes', w.crashes],
+    ]));
+  }
+  const h = load('hostile-gnss');
+  if (h) {
+    out.push(`\n### Hostile GNSS\n\n` + table(['figure', 'value'], [
+      ['cameras, rate, profile', `${h.cameras} at ${h.rateHz} Hz, ${h.profile}`],
+      ['implausible fields (10,000 kn, -99,999 m, 99 satellites, HDOP 0) for', `${h.implausibleS} s: ${h.fixesDuringImplausible} fixes delivered, ${h.fixesWithImplausibleFieldsInStatus} counted with fields dropped`],
+      ['fixes published with a field out of bounds', h.fixesPublishedOutOfBounds],
+      ['GGA 5 s late every 15th epoch for', `${h.lagS} s (${h.laggedGgas} late GGAs): ${h.liveFixesDuringLag} live fixes, ${h.liveFixesMissingAFieldDuringLag} short of a field, ${h.fixesGoingBackInTime} back in time`],
+      ['teleport to Beijing (foot profile) for', `${h.teleportS} s: ${h.discontinuityEvents} discontinuity events (${h.jumpKm} km, both positions: ${h.eventHasBothPositions}); fixes in Beijing published before their event: ${h.beijingPublishedBeforeItsEvent ? 'yes' : 'none'}`],
+      ['crashes', h.crashes],
+    ]));
+  }
+  const u = load('unsafe-ids');
+  if (u) {
+    const row = (k: string) => `${u[k]?.refused} of ${u[k]?.tried}`;
+    out.push(`\n### Unsafe identifiers\n\n` + table(['entry point', 'refused (exit 2, message naming it)'], [
+      ['device ids in the configuration (`.`, `..`, leading dot, `/`, `+`, `#`, controls, U+0085, space)', row('config')],
+      ['agent ids in the configuration', row('agentId')],
+      ['`provision --device-id`', row('provisionId')],
+      ['`provision --name` (U+0085, U+202E, U+2066…2069, only U+200B, U+FFFD)', row('names')],
+      ['refusals without a clear message / files written / binding or configuration changed', `${u.unclearMessages} / ${u.filesWritten} / ${!u.bindingUntouched || !u.configUntouched ? 'yes' : 'no'}`],
     ]));
   }
   const s = load('security');

@@ -67,6 +67,14 @@ t.test('problems are refused with their path and reason', async (t) => {
   bad(MINIMAL + 'buffer:\n  maxRowz: 10\n', /buffer\.maxRowz: unknown key/);
   bad(MINIMAL + 'colour: blue\n', /colour: unknown key/);
   bad(MINIMAL.replace('gw-1', 'gw/1'), /agent\.id: must be 1-64 characters/);
+  // Ids are topic levels and file names: dot names and hidden names are refused too.
+  bad(MINIMAL.replace('gw-1', '".."'), /agent\.id: must be 1-64 characters of .*not starting with a dot.*got "\.\."/);
+  bad(MINIMAL + 'devices:\n  - id: ".."\n    gnss: /dev/ttyUSB0\n', /devices\[0\]\.id: must be .*not starting with a dot/);
+  bad(MINIMAL + 'devices:\n  - id: .cam\n    gnss: /dev/ttyUSB0\n', /devices\[0\]\.id: must be .*not starting with a dot/);
+  bad(MINIMAL + 'devices:\n  - id: "."\n    gnss: /dev/ttyUSB0\n', /devices\[0\]\.id: must be/);
+  bad(MINIMAL + 'devices:\n  - id: "a+b"\n    gnss: /dev/ttyUSB0\n', /devices\[0\]\.id: must be/);
+  bad(MINIMAL + 'devices:\n  - id: "a\\0b"\n    gnss: /dev/ttyUSB0\n', /devices\[0\]\.id: must be/);
+  bad(MINIMAL + 'devices:\n  - id: "a\\x85b"\n    gnss: /dev/ttyUSB0\n', /devices\[0\]\.id: must be/);
   bad('mqtt:\n  brokers: [mqtt://h]\n', /agent\.id: required/);
   bad('agent: {id: a}\n', /mqtt\.brokers: required/);
   bad('agent: {id: a}\nmqtt: {brokers: []}\n', /mqtt\.brokers: must list at least 1/);

@@ -16,6 +16,7 @@ t.test('the agent\'s metric families and their series', async (t) => {
   t.same(families, [
     'bwc_fixes_in_total', 'bwc_fixes_dropped_total', 'bwc_messages_out_total', 'bwc_buffered_rows',
     'bwc_buffer_dropped_total', 'bwc_mqtt_reconnects_total', 'bwc_last_fix_age_seconds',
+    'bwc_fix_fields_dropped_total', 'bwc_gnss_discontinuities_total',
   ]);
   t.same(samples(text, 'bwc_fixes_dropped_total').map((s) => [s.labels.reason, s.value]), DROP_REASONS.map((r) => [r, 0]),
     'every drop reason visible at 0 before the first drop');
@@ -27,6 +28,8 @@ t.test('the agent\'s metric families and their series', async (t) => {
   m.fixDropped('BWC-0001', 'jump');
   m.fixDropped('BWC-0001', 'jump');
   m.fixAccepted('BWC-0001', now - 2500);
+  m.fixFieldDropped('BWC-0001', 'speed');
+  m.discontinuities.inc({ device: 'BWC-0001' });
   m.messagesOut.inc({ kind: 'track' }, 3);
   m.bufferDropped.inc({ reason: 'rows' }, 100);
   m.reconnects.inc();
@@ -40,6 +43,8 @@ t.test('the agent\'s metric families and their series', async (t) => {
   t.same(samples(text, 'bwc_messages_out_total'), [{ labels: { kind: 'track' }, value: 3 }]);
   t.same(samples(text, 'bwc_buffer_dropped_total'), [{ labels: { reason: 'rows' }, value: 100 }]);
   t.same(samples(text, 'bwc_mqtt_reconnects_total'), [{ labels: {}, value: 1 }]);
+  t.same(samples(text, 'bwc_fix_fields_dropped_total'), [{ labels: { device: 'BWC-0001', field: 'speed' }, value: 1 }]);
+  t.same(samples(text, 'bwc_gnss_discontinuities_total'), [{ labels: { device: 'BWC-0001' }, value: 1 }]);
   t.same(samples(text, 'bwc_buffered_rows'), [{ labels: {}, value: 0 }]);
 
   m.removeDevice('BWC-0001');

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { PassThrough } from 'node:stream';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { REDACTED, createLogger, redactSecrets } from '../../common/log.js';
 import { isBwcError } from '../../common/errors.js';
@@ -155,4 +155,35 @@ t.test('an unknown level is refused with a clear error', async (t) => {
     t.ok(isBwcError(err, 'BAD_LOG_LEVEL'));
     t.match((err as Error).message, /verbose/);
   }
+});
+
+t.test('a full disk costs log lines, counted, never the process; writing again says how many were lost', async (t) => {
+  // /dev/full fails every write with ENOSPC, as a full file system does.
+  const full = createLogger({ destination: '/dev/full', name: 'bwc-agent' });
+  t.doesNotThrow(() => {
+    for (let i = 0; i < 100; i++) full.warn({ i }, 'buffer: disk full');
+  }, 'logging to a full disk never throws');
+
+  // A real small file system: filled, then freed.
+  const dir = mkdtempSync(join(tmpdir(), 'bwc-log-full-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+  t.teardown(() => execFileSync('umount', ['-l', dir]));
+  const file = join(dir, 'agent.log');
+  const log = createLogger({ destination: file, name: 'bwc-agent' });
+  const filler = join(dir, 'filler');
+  try {
+    writeFileSync(filler, Buffer.alloc(1024 * 1024));
+  } catch {
+    /* ENOSPC: the file system is full now */
+  }
+  for (let i = 0; i < 50; i++) log.info({ i }, 'while full');
+  rmSync(filler);
+  log.info('space is back');
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const note = lines.find((l) => l.lostLines !== undefined);
+  t.ok(note, 'a line says lines were lost');
+  t.equal(note!.cause, 'ENOSPC');
+  t.equal(Number(note!.lostLines) + lines.filter((l) => l.msg === 'while full').length, 50, 'lost + written = logged');
+  t.equal(lines.at(-1)!.msg, 'space is back');
 });

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { NmeaDecoder, decodeNmea } from '../../drivers/nmea/nmea-decoder.js';
+import { nmeaSentence } from '../../sim/gnss/nmea-writer.js';
 
 function s(body: string): string {
   let sum = 0;
@@ -74,4 +75,39 @@ t.test('an epoch comes out with the sentence that completes it', async (t) => {
   // Cycle 1 ends when cycle 2 starts (line 11); from then on the learned ender (GGA) closes the cycle at once.
   t.same(got, [11, 12, 22]);
   t.same(d.end().filter((e) => e.fix), []);
+});
+
+t.test('a sentence that lags its cycle is skipped and costs later epochs nothing', async (t) => {
+  const hms = (s: number) => `0900${String(s).padStart(2, '0')}.00`;
+  const epochs = (lagAt: number | undefined, order: 'rmc-first' | 'gga-first') => {
+    let text = '';
+    for (let s = 0; s < 30; s++) {
+      const rmc = nmeaSentence(`GPRMC,${hms(s)},A,3003.5831,N,12109.4506,E,1.5,90.0,051226,,,A`) + '\r\n';
+      // The lagging GGA carries a time 5 s old (its RMC is on time).
+      const gga = nmeaSentence(`GPGGA,${hms(s === lagAt ? s - 5 : s)},3003.5831,N,12109.4506,E,1,08,0.9,12.3,M,0,M,,`) + '\r\n';
+      text += order === 'rmc-first' ? rmc + gga : gga + rmc;
+    }
+    const d = new NmeaDecoder();
+    const out = [...d.push(Buffer.from(text)), ...d.end()];
+    return { fixes: out.map((e) => e.fix).filter((f) => f !== undefined), stale: d.counters().stale };
+  };
+  for (const order of ['rmc-first', 'gga-first'] as const) {
+    const clean = epochs(undefined, order);
+    const lagged = epochs(10, order);
+    t.equal(lagged.stale, 1, `${order}: the lagging sentence is counted as stale`);
+    t.notOk(lagged.fixes.some((f, i) => i > 0 && f.timeMs <= lagged.fixes[i - 1]!.timeMs), `${order}: no fix goes back in time`);
+    const after = lagged.fixes.filter((f) => f.timeMs > Date.UTC(2026, 11, 5, 9, 0, 10));
+    t.equal(after.length, 19, `${order}: every later epoch has its fix`);
+    t.ok(after.every((f) => f.speed !== undefined && f.alt !== undefined && f.hdop !== undefined && f.sats !== undefined), `${order}: with all its fields`);
+    t.same(after, clean.fixes.filter((f) => f.timeMs > Date.UTC(2026, 11, 5, 9, 0, 10)), `${order}: as without the lag`);
+  }
+  // A clock that really went back is followed after one sentence, not ignored for ever.
+  let text = '';
+  for (const s of [20, 21, 22, 5, 6, 7, 8]) {
+    text += nmeaSentence(`GPRMC,${hms(s)},A,3003.5831,N,12109.4506,E,1.5,90.0,051226,,,A`) + '\r\n';
+    text += nmeaSentence(`GPGGA,${hms(s)},3003.5831,N,12109.4506,E,1,08,0.9,12.3,M,0,M,,`) + '\r\n';
+  }
+  const d = new NmeaDecoder();
+  const times = [...d.push(Buffer.from(text)), ...d.end()].map((e) => e.fix && new Date(e.fix.timeMs).getUTCSeconds());
+  t.ok(times.includes(7) && times.includes(8), `fixes after the clock went back: ${times.join(',')}`);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Fix } from '../../protocol/fix.js';
-import { FixFilter, SPEED_PROFILES, type FixFilterOptions } from '../../agent/pipeline/fix-filter.js';
+import { FIELD_BOUNDS, FixFilter, SPEED_PROFILES, type FixFilterOptions } from '../../agent/pipeline/fix-filter.js';
 import { isBwcError } from '../../common/errors.js';
 import { ORIGIN, T0, fixAt, offset, seeded, straight } from './track-helpers.js';
 
@@ -15,11 +15,11 @@ function run(filter: FixFilter, fixes: Fix[]): Array<string> {
 
 t.test('each reason is given and counted', async (t) => {
   const f = new FixFilter({ ...FOOT, minMode: 3 });
-  t.same(f.check(fixAt(T0, ORIGIN)), { ok: true });
+  t.match(f.check(fixAt(T0, ORIGIN)), { ok: true });
   t.same(f.check(fixAt(T0 + 1000, ORIGIN, { mode: 2 })), { ok: false, reason: 'mode' }, '2D fix under minMode 3');
   t.same(f.check(fixAt(T0 + 1000, ORIGIN, { mode: 1 as never })), { ok: false, reason: 'mode' }, 'no fix at all');
   t.same(f.check(fixAt(T0 + 1000, ORIGIN, { hdop: 12.5 })), { ok: false, reason: 'hdop' });
-  t.same(f.check(fixAt(T0 + 1000, ORIGIN, { hdop: 5 })), { ok: true }, 'HDOP at the threshold passes');
+  t.match(f.check(fixAt(T0 + 1000, ORIGIN, { hdop: 5 })), { ok: true }, 'HDOP at the threshold passes');
   t.same(f.check(fixAt(T0 + 1000, ORIGIN)), { ok: false, reason: 'time' }, 'duplicate epoch');
   t.same(f.check(fixAt(T0 + 500, ORIGIN)), { ok: false, reason: 'time' }, 'time going backwards');
   t.same(f.check(fixAt(T0 + 2000, offset(ORIGIN, 1000, 0))), { ok: false, reason: 'jump' }, '1 km in one second on foot');
@@ -39,7 +39,7 @@ t.test('each reason is given and counted', async (t) => {
 t.test('a fix without HDOP is not judged on HDOP; minMode 2 accepts 2D', async (t) => {
   const f = new FixFilter(FOOT);
   const { hdop: _h, ...noHdop } = fixAt(T0, ORIGIN, { mode: 2 });
-  t.same(f.check(noHdop), { ok: true });
+  t.match(f.check(noHdop), { ok: true });
 });
 
 t.test('GNSS noise of a standing officer is not a jump, at 1 Hz and at 10 Hz', async (t) => {
@@ -115,7 +115,7 @@ t.test('confirmFixes sets how many agreeing fixes it takes', async (t) => {
 
 t.test('a wrong first fix does not lock the real track out', async (t) => {
   const f = new FixFilter(FOOT);
-  t.same(f.check(fixAt(T0, offset(ORIGIN, -20_000, 5000))), { ok: true }, 'nothing to compare the first fix with');
+  t.match(f.check(fixAt(T0, offset(ORIGIN, -20_000, 5000))), { ok: true }, 'nothing to compare the first fix with');
   const real = straight({ n: 8, stepMs: 1000, speed: 1.4, courseDeg: 180, t0: T0 + 1000 });
   t.same(run(f, real), ['jump', 'jump', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
 });
@@ -124,7 +124,7 @@ t.test('a wrong future time does not lock later fixes out', async (t) => {
   const f = new FixFilter(FOOT);
   run(f, [fixAt(T0, ORIGIN)]);
   // A receiver briefly reports a date 19.6 years ahead (GPS week rollover in reverse).
-  t.same(f.check(fixAt(T0 + 1024 * 7 * 86_400_000, ORIGIN)), { ok: true }, 'a standing receiver far in the future is plausible');
+  t.match(f.check(fixAt(T0 + 1024 * 7 * 86_400_000, ORIGIN)), { ok: true }, 'a standing receiver far in the future is plausible');
   const real = straight({ n: 6, stepMs: 1000, speed: 1.2, courseDeg: 0, t0: T0 + 1000 });
   t.same(run(f, real), ['time', 'time', 'ok', 'ok', 'ok', 'ok']);
   t.equal(f.drops.time, 2);
@@ -162,25 +162,65 @@ t.test('a fix whose time runs away from real time is held back, and one bogus ti
   const rx0 = 1_000_000;
   // A walk at 1 Hz, received once a second.
   const walk = straight({ n: 20, stepMs: 1000, speed: 1.4, courseDeg: 0 });
-  for (let i = 0; i < 5; i++) t.same(f.check(walk[i]!, rx0 + i * 1000), { ok: true });
+  for (let i = 0; i < 5; i++) t.match(f.check(walk[i]!, rx0 + i * 1000), { ok: true });
   // A corrupted sentence claims a time 22 hours ahead, one second after the last.
   const bogus = { ...walk[5]!, timeMs: walk[5]!.timeMs + 22 * 3_600_000 };
   t.same(f.check(bogus, rx0 + 5000), { ok: false, reason: 'time' }, 'the runaway time is dropped');
-  for (let i = 6; i < 20; i++) t.same(f.check(walk[i]!, rx0 + i * 1000), { ok: true }, `the walk goes on at fix ${i}`);
+  for (let i = 6; i < 20; i++) t.match(f.check(walk[i]!, rx0 + i * 1000), { ok: true }, `the walk goes on at fix ${i}`);
   t.equal(f.drops.time, 1);
   // Without reception times the filter judges fix times alone, as before.
   const plain = new FixFilter(FOOT);
-  t.same(plain.check(walk[0]!), { ok: true });
-  t.same(plain.check(bogus), { ok: true }, 'nothing to compare a lone fix time with');
+  t.match(plain.check(walk[0]!), { ok: true });
+  t.match(plain.check(bogus), { ok: true }, 'nothing to compare a lone fix time with');
 });
 
 t.test('a receiver whose clock really jumped is followed after confirmation', async (t) => {
   const f = new FixFilter(FOOT);
   const rx0 = 5_000_000;
   const walk = straight({ n: 10, stepMs: 1000, speed: 1.4, courseDeg: 0 });
-  for (let i = 0; i < 4; i++) t.same(f.check(walk[i]!, rx0 + i * 1000), { ok: true });
+  for (let i = 0; i < 4; i++) t.match(f.check(walk[i]!, rx0 + i * 1000), { ok: true });
   const shifted = walk.slice(4).map((x) => ({ ...x, timeMs: x.timeMs + 3_600_000 }));
   const verdicts = shifted.map((x, i) => f.check(x, rx0 + (4 + i) * 1000).ok);
   t.same(verdicts.slice(0, 2), [false, false], 'the first fixes after the jump wait for confirmation');
   t.ok(verdicts.slice(2).every(Boolean), 'then the track follows the receiver');
+});
+
+t.test('fields out of the profile bounds are dropped from the fix and counted; the position stays', async (t) => {
+  const f = new FixFilter({ ...FOOT, bounds: FIELD_BOUNDS.foot });
+  const ok = fixAt(T0, ORIGIN, { speed: 1.4, alt: 12, sats: 9, hdop: 0.9, course: 90 });
+  t.same(f.check(ok), { ok: true, fix: ok }, 'plausible: passed as it is');
+  // The hostile values seen on the wire: 10,000 knots, -99,999 m, 99 satellites, HDOP 0.
+  const hostile = fixAt(T0 + 1000, ORIGIN, { speed: 5144.4, alt: -99_999, sats: 99, hdop: 0, course: 400 });
+  const r = f.check(hostile);
+  t.match(r, { ok: true, dropped: ['speed', 'alt', 'sats', 'hdop', 'course'] });
+  t.same(r.ok && r.fix, { timeMs: T0 + 1000, lat: ORIGIN.lat, lon: ORIGIN.lon, mode: 3 }, 'only the position is left');
+  t.equal(hostile.speed, 5144.4, 'the caller\'s fix is not changed');
+  t.match(f.check(fixAt(T0 + 2000, ORIGIN, { speed: Number.NaN, alt: 9001 })), { ok: true, dropped: ['speed', 'alt'] });
+  t.match(f.check(fixAt(T0 + 3000, ORIGIN, { sats: 4.5 })), { ok: true, dropped: ['sats'] });
+  t.same(f.implausibleFields, { speed: 2, alt: 2, sats: 2, hdop: 1, course: 1 });
+  t.equal(f.fixesWithImplausibleFields, 3);
+  t.equal(f.accepted, 4);
+  // The vehicle profile takes a motorway speed the foot profile refuses.
+  const v = new FixFilter({ ...FOOT, maxSpeedMps: SPEED_PROFILES.vehicle, bounds: FIELD_BOUNDS.vehicle });
+  t.same(v.check(fixAt(T0, ORIGIN, { speed: 33 })), { ok: true, fix: fixAt(T0, ORIGIN, { speed: 33 }) });
+  t.match(new FixFilter({ ...FOOT, bounds: FIELD_BOUNDS.foot }).check(fixAt(T0, ORIGIN, { speed: 33 })), { ok: true, dropped: ['speed'] });
+});
+
+t.test('a confirmed jump is reported as a discontinuity with both positions, once', async (t) => {
+  const f = new FixFilter(FOOT);
+  const walk = straight({ n: 5, stepMs: 1000, speed: 1.4, courseDeg: 90, t0: T0 });
+  const results = walk.map((x) => f.check(x));
+  t.ok(results.every((r) => r.ok && r.discontinuity === undefined), 'a walk has none');
+  // Beijing, 1,100 km away, and staying there.
+  const beijing = straight({ n: 6, stepMs: 1000, speed: 1.4, courseDeg: 0, start: { lat: 39.9042, lon: 116.4074 }, t0: T0 + 5000 });
+  const after = beijing.map((x) => f.check(x));
+  t.same(after.map((r) => (r.ok ? 'ok' : r.reason)), ['jump', 'jump', 'ok', 'ok', 'ok', 'ok']);
+  const d = after[2]!.ok ? after[2]!.discontinuity : undefined;
+  t.ok(d, 'the fix that confirms the jump carries it');
+  t.same(d!.from, walk[4], 'from: the last fix of the track');
+  t.same(d!.to, beijing[2], 'to: the fix that confirmed the new place');
+  t.ok(d!.distanceM > 1_000_000 && d!.distanceM < 1_200_000, `${Math.round(d!.distanceM)} m`);
+  t.equal(d!.dtMs, beijing[2]!.timeMs - walk[4]!.timeMs);
+  t.ok(after.slice(3).every((r) => r.ok && r.discontinuity === undefined), 'reported once');
+  t.equal(f.discontinuities, 1);
 });

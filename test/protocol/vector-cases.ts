@@ -102,6 +102,30 @@ export const MESSAGE_CASES: MessageCase[] = [
     body: { type: 'EVENT_TYPE_CLOCK_JUMP', timeMs: 1795572752000, value: -3600000 },
   },
   {
+    name: 'event-gnss-discontinuity',
+    type: 'Event',
+    header: H(1238),
+    body: {
+      type: 'EVENT_TYPE_GNSS_DISCONTINUITY',
+      timeMs: 1795572760000,
+      position: POSITION,
+      newPosition: { timeMs: 1795572760000, latE7: 399042000, lonE7: 1164074000, mode: 3, altDm: 440, hasAlt: true },
+      detail: '1101.3 km in 10.0 s (110127 m/s; foot profile allows 12 m/s)',
+      value: 1101269,
+    },
+  },
+  {
+    name: 'status-memory-ring-lost',
+    type: 'Status',
+    header: H(1239),
+    body: {
+      recording: 'RECORDING_STATE_RECORDING',
+      gnss: { mode: 3, hdopX10: 9 },
+      counters: { fixesIn: 1800, bufferDropped: 120, fixesLostMemoryRing: 120, fixesImplausibleFields: 4 },
+      online: true,
+    },
+  },
+  {
     name: 'agent-state-online',
     type: 'AgentState',
     header: H(88, { deviceId: 'gw-yuyao-01' }),

@@ -90,6 +90,19 @@ t.test('failures: bad input, a silent camera, no camera, wrong permissions; noth
   const bad = await runCli(['provision', '--port', good!.control, '--officer', '12345', '--name', 'x', '--unit', '330281520099', '--config', config]);
   t.equal(bad.code, 2, 'bad input: exit 2');
   t.match(bad.stderr, /provision failed at step validate: officer number must be 6 digits, got "12345"/);
+  // Unsafe ids and names are refused before the camera or a file is touched.
+  const base = ['provision', '--port', good!.control, '--officer', '123456', '--unit', '330281520099', '--config', config];
+  for (const [args, why] of [
+    [['--name', 'Ann', '--device-id', '..'], /--device-id "\.\." must not be "\.\.": as a file name it is the parent folder/],
+    [['--name', 'Ann', '--device-id', '.cam'], /--device-id "\.cam" must not start with a dot/],
+    [['--name', 'Ann\u202e'], /officer name .*bidirectional override/],
+    [['--name', '\u200b'], /officer name .*only blank or invisible/],
+    [['--name', 'Ann\u0085'], /officer name .*control characters \(U\+0085\)/],
+  ] as const) {
+    const r = await runCli([...base, ...args]);
+    t.equal(r.code, 2, `${JSON.stringify(args)}: exit 2`);
+    t.match(r.stderr, why);
+  }
 
   const dead = await runCli(['provision', '--port', silent!.control, ...OFFICER, '--config', config, '--timeout', '1500', '--json']);
   t.equal(dead.code, 1);
