@@ -8,6 +8,7 @@
  *   {prefix}/dev/{deviceId}/track/hist        historical TrackBatch (backlog replay)
  *   {prefix}/dev/{deviceId}/status            retained Status
  *   {prefix}/dev/{deviceId}/event             Event
+ *   {prefix}/dev/{deviceId}/auth              AuthCheckpoint: signed hash chain over the device's messages
  *   {prefix}/dev/{deviceId}/cmd               CommandEnvelope in
  *   {prefix}/dev/{deviceId}/reply             Reply out
  *   {prefix}/dev/{deviceId}/media/{requestId} MediaChunk out
@@ -19,7 +20,7 @@
  */
 export const DEFAULT_PREFIX = 'bwc/v1';
 
-export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'event' | 'cmd' | 'reply' | 'media';
+export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'event' | 'cmd' | 'reply' | 'media' | 'auth';
 export type AgentChannel = 'state' | 'cmd' | 'reply';
 
 const SEGMENT = /^[A-Za-z0-9._-]{1,64}$/;
@@ -89,7 +90,7 @@ export class Topics {
     if (rest[0] === 'dev' && rest.length >= 3) {
       const deviceId = rest[1]!;
       const tail = rest.slice(2).join('/');
-      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'event' || tail === 'cmd' || tail === 'reply') {
+      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'event' || tail === 'cmd' || tail === 'reply' || tail === 'auth') {
         return { kind: 'device', deviceId, channel: tail };
       }
       if (rest[2] === 'media' && rest.length === 4) return { kind: 'device', deviceId, channel: 'media', requestId: rest[3]! };
