@@ -25,6 +25,8 @@ import { MediaSender } from './media/media-sender.js';
 import { FootageAccess } from './media/footage-access.js';
 import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
 import { checkTopicId } from '../protocol/topics.js';
+import { Checkpointer, deviceKeyLoader } from './device-auth/checkpointer.js';
+import { credentialPaths } from './technician/device-credentials.js';
 
 type Config = LoadedConfig['config'];
 
@@ -39,6 +41,7 @@ export class Agent {
   readonly buffer: MessageBuffer;
   readonly session: MqttSession;
   readonly publisher: Publisher;
+  readonly auth: Checkpointer;
   private readonly sessions: SessionCounter;
   readonly commands: CommandHandler;
   private readonly replays: ReplayStore;
@@ -108,6 +111,14 @@ export class Agent {
       historicalMaxPerS: cfg.publish.historicalMaxPerS,
       devices: () => this.devices.keys(),
     });
+    this.auth = new Checkpointer({
+      session: this.session,
+      topics: this.topics,
+      log: log.child({ component: 'device-auth' }),
+      intervalMs: cfg.security.checkpointIntervalS * 1000,
+      keyOf: deviceKeyLoader((id) => credentialPaths(cfg.agent.dataDir, id, 'keypair').secretFile, log.child({ component: 'device-auth' })),
+      stateFile: join(cfg.agent.dataDir, 'auth-chain.json'),
+    });
     this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));
     this.audit = new AuditLog(cfg.audit.path ?? join(cfg.agent.dataDir, 'audit.log'));
     const media = new MediaSender({
@@ -157,6 +168,8 @@ export class Agent {
     const agent = new Agent(loaded, log);
     const cfg = loaded.config;
     for (const d of cfg.devices) agent.addDevice({ id: d.id, gnss: d.gnss, baud: d.baud, control: d.control, profile: d.profile });
+    agent.auth.recover(agent.buffer, cfg.devices.map((d) => d.id));
+    agent.auth.start();
     agent.session.start();
     if (cfg.discovery.enabled) agent.startDiscovery();
     if (cfg.http?.enabled) {
@@ -263,6 +276,7 @@ export class Agent {
   /** Buffer first, then publish: nothing reaches the broker that is not on disk. */
   write(msgs: NewMessage[]): void {
     const stored = this.buffer.append(msgs);
+    this.auth.observe(stored);
     if (stored.length > 0) this.publisher.kick();
   }
 
@@ -305,6 +319,10 @@ export class Agent {
       this.publisher.kick();
       await new Promise((r) => setTimeout(r, 20));
     }
+    // Sign what is open, and let the checkpoint out while the link is up.
+    this.auth.stop();
+    const authUntil = Date.now() + 1000;
+    while (this.session.connected && this.auth.unacknowledged > 0 && Date.now() < authUntil) await new Promise((r) => setTimeout(r, 20));
     const up = this.session.up;
     await this.session.stop(up ? this.stateMessage(up.session, false, reason) : undefined);
     await this.http?.close();

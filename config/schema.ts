@@ -182,6 +182,12 @@ export const SecuritySection = Section('Who may command this agent: signed comma
   commandMaxBytes: Int('Commands larger than this are refused, bytes.', 256, 1_048_576, 16_384),
   maxClockSkewS: Int('Tolerated difference between the issued-at time and the agent clock, seconds.', 0, 3600, 120),
   rateLimitPerIssuerPerMin: Int('Commands accepted per issuer key per minute.', 1, 10_000, 30),
+  checkpointIntervalS: Int(
+    'How often each device\'s data is sealed into a checkpoint signed with its device key (protocol/README.md, "Authentic device data"), seconds: about 250 bytes each, 1.9 B per fix at 1 Hz with 150.',
+    1,
+    3600,
+    150,
+  ),
 });
 
 export const LiveFeedSection = Section('Live feed of a spot check.', {
