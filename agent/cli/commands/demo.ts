@@ -12,6 +12,7 @@ import { Simulator } from '../../../sim/simulator.js';
 import { intOption, UsageError, writeOut } from '../cli-kit.js';
 import { DemoBoard } from '../demo-board.js';
 import { keyFingerprint, readPublicKey } from '../../commands/command-keys.js';
+import { createCredentials, credentialPaths, credentialProblem } from '../../technician/device-credentials.js';
 
 interface DemoOptions {
   broker?: string;
@@ -20,6 +21,7 @@ interface DemoOptions {
   dataDir?: string;
   summary?: string;
   trust: string[];
+  checkpointInterval?: number;
   rate: number;
   seed: number;
 }
@@ -33,6 +35,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', intOption('--duration', 1))
     .option('--data-dir <dir>', 'where the agent keeps its buffer and state (default: a new temporary folder)')
     .option('--summary <file>', 'on exit, write what the simulated cameras emitted: {"devices":{"<id>":{"fixes":N,"first":"<time>","last":"<time>"}}}')
+    .option('--checkpoint-interval <s>', 'seal and sign each camera\'s data this often, seconds (security.checkpointIntervalS; default 150)', intOption('--checkpoint-interval', 1, 3600))
     .option('--trust <file.pub:role>', 'accept commands signed by this public key with this role (supervisor, technician, platform); repeatable', collect, [])
     .option('--rate <hz>', 'GNSS rate of the simulated cameras: 1, 5 or 10', intOption('--rate', 1, 10), 1)
     .option('--seed <n>', 'seed of the simulation', intOption('--seed', 0), 1)
@@ -77,6 +80,11 @@ async function demo(opts: DemoOptions): Promise<void> {
     seed: opts.seed,
   });
   const ports = await sim.start();
+  // Every camera signs its data with its own device key, as provisioning would create it.
+  for (const p of ports) {
+    const creds = credentialPaths(dataDir, p.device, 'keypair');
+    if (credentialProblem(creds)) createCredentials(dataDir, creds);
+  }
 
   const configFile = join(dataDir, 'demo-agent.yaml');
   writeFileSync(
@@ -90,7 +98,7 @@ async function demo(opts: DemoOptions): Promise<void> {
       // Every fix is reported, so what the cameras emitted (--summary) is what the broker gets.
       reporting: { movingIntervalS: 1, recordingIntervalS: 1, stationaryIntervalS: 1, distanceM: 0, headingChangeDeg: 0 },
       devicePorts: { statusIntervalS: 10, reconnect: { minMs: 200, maxMs: 5000 } },
-      security: { trustedKeys: trusted },
+      security: { trustedKeys: trusted, ...(opts.checkpointInterval ? { checkpointIntervalS: opts.checkpointInterval } : {}) },
     }),
   );
   const loaded = await loadConfig(configFile);
@@ -101,7 +109,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   const board = new DemoBoard(agent, process.stdout);
   process.stdout.write(
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
-      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n`,
+      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl} --device-keys ${join(dataDir, 'devices')}\n`,
   );
   board.start();
 
