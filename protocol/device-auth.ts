@@ -2,7 +2,7 @@ import { createHash, sign, verify, type KeyObject } from 'node:crypto';
 import { decodeMessage, encodeMessage, type HeaderData } from './codec.js';
 import { BwcError } from './errors.js';
 import type { Fix } from './fix.js';
-import { encodeTrackBatchBody } from './track-codec.js';
+import { encodeTrackFixes } from './track-codec.js';
 
 /**
  * Authentic device data (protocol/README.md, "Authentic device data").
@@ -33,7 +33,14 @@ export function sha256(...parts: Uint8Array[]): Buffer {
  * absolute time): the quantised values, whatever batch carried the fix.
  */
 export function fixContent(fix: Fix, seq: number): Uint8Array {
-  return encodeTrackBatchBody({ historical: false, fixes: [fix], seqs: [seq] }, 0);
+  const blob = encodeTrackFixes([fix], [seq], 0);
+  // Field 3 (fixes), length-delimited: 0x1a, then the length (one byte: a single fix is far below 128 bytes).
+  if (blob.length >= 0x80) throw new BwcError('BAD_FIX', `a single fix encodes to ${blob.length} bytes`);
+  const out = new Uint8Array(2 + blob.length);
+  out[0] = 0x1a;
+  out[1] = blob.length;
+  out.set(blob, 2);
+  return out;
 }
 
 /**
