@@ -68,15 +68,22 @@ export class WatchAuth {
 
   private report(r: CheckpointResult, print: (r: FleetRecord) => void): void {
     if (r.outcome === 'incomplete') return; // checked again when the missing messages arrive
-    if (r.outcome === 'broken' || r.outcome === 'malformed' || r.outcome === 'no-key') {
+    // Broken checkpoints are counted at the end, if they are still broken then.
+    if (r.outcome === 'malformed' || r.outcome === 'no-key') {
       const d = r.device ?? '?';
       this.broken.set(d, (this.broken.get(d) ?? 0) + 1);
     }
     print({ type: 'auth', ...r });
   }
 
-  summary(device: string): { authentic: number; forged: number; unsigned: number; brokenCheckpoints: number } {
+  summary(device: string): { authentic: number; forged: number; unsigned: number; unsignedSeqs: Array<[number, number]>; brokenCheckpoints: number; unverifiedCheckpoints: number } {
     const r = this.verifier.report(device);
-    return { authentic: r.authentic, forged: r.forged, unsigned: r.unsigned.length, brokenCheckpoints: this.broken.get(device) ?? 0 };
+    const ranges: Array<[number, number]> = [];
+    for (const s of r.unsigned) {
+      const last = ranges[ranges.length - 1];
+      if (last && last[1] === s - 1) last[1] = s;
+      else ranges.push([s, s]);
+    }
+    return { authentic: r.authentic, forged: r.forged, unsigned: r.unsigned.length, unsignedSeqs: ranges, brokenCheckpoints: r.broken + (this.broken.get(device) ?? 0), unverifiedCheckpoints: r.waiting };
   }
 }

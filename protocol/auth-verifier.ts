@@ -34,7 +34,12 @@ export type CheckpointOutcome =
   | 'verified'
   /** Some covered seqs have not arrived (yet): checked again when they do. */
   | 'incomplete'
-  /** Every seq has a message but no combination matches the chain: data altered or inserted, or the checkpoint forged. */
+  /**
+   * Every seq has a message but no combination matches the chain: data
+   * altered or inserted, or the checkpoint forged. Kept and checked again
+   * when another message with a covered seq arrives (the genuine one may come
+   * after a forged one): a later 'verified' settles it.
+   */
   | 'broken'
   /** No public key for the device. */
   | 'no-key'
@@ -61,8 +66,12 @@ interface SeqEntry {
 
 interface DeviceState {
   seqs: Map<number, SeqEntry>;
-  /** Checkpoints waiting for missing messages. */
-  waiting: Checkpoint[];
+  /**
+   * Checkpoints not verified yet: some covered seq has not arrived, or no
+   * received candidate fits (the genuine message may still be on its way,
+   * behind a forged one). Checked again whenever a covered seq gets a new candidate.
+   */
+  waiting: { c: Checkpoint; last: CheckpointOutcome }[];
   verifiedMessages: number;
   forgedMessages: number;
 }
@@ -98,12 +107,16 @@ export class AuthVerifier {
     e.leaves.push(leaf);
     const verdict: MessageVerdict = e.leaves.length === 1 ? 'new' : 'conflict';
     const resolved: CheckpointResult[] = [];
-    const retry = d.waiting.filter((c) => seq >= c.firstSeq && seq < c.firstSeq + c.count);
-    for (const c of retry) {
-      const r = this.check(c, d);
-      if (r.outcome !== 'incomplete') {
-        d.waiting.splice(d.waiting.indexOf(c), 1);
+    const retry = d.waiting.filter((w) => seq >= w.c.firstSeq && seq < w.c.firstSeq + w.c.count);
+    for (const w of retry) {
+      const r = this.check(w.c, d);
+      if (r.outcome === 'verified') {
+        d.waiting.splice(d.waiting.indexOf(w), 1);
         resolved.push(r);
+      } else {
+        // A change of state is news (incomplete → broken); the same state again is not.
+        if (r.outcome !== w.last && r.outcome === 'broken') resolved.push(r);
+        w.last = r.outcome;
       }
     }
     return { verdict, resolved };
@@ -119,7 +132,7 @@ export class AuthVerifier {
     }
     const d = this.state(c.header.deviceId);
     const r = this.check(c, d);
-    if (r.outcome === 'incomplete') d.waiting.push(c);
+    if (r.outcome === 'incomplete' || r.outcome === 'broken') d.waiting.push({ c, last: r.outcome });
     return r;
   }
 
@@ -165,11 +178,11 @@ export class AuthVerifier {
   }
 
   /** Per device: messages proven authentic, forged, and received but covered by no verified checkpoint (unsigned). */
-  report(device: string): { authentic: number; forged: number; unsigned: number[]; waiting: number } {
+  report(device: string): { authentic: number; forged: number; unsigned: number[]; waiting: number; broken: number } {
     const d = this.devices.get(device);
-    if (!d) return { authentic: 0, forged: 0, unsigned: [], waiting: 0 };
+    if (!d) return { authentic: 0, forged: 0, unsigned: [], waiting: 0, broken: 0 };
     const unsigned = [...d.seqs.entries()].filter(([, e]) => !e.genuine && e.leaves.length > 0).map(([s]) => s).sort((a, b) => a - b);
-    return { authentic: d.verifiedMessages, forged: d.forgedMessages, unsigned, waiting: d.waiting.length };
+    return { authentic: d.verifiedMessages, forged: d.forgedMessages, unsigned, waiting: d.waiting.length, broken: d.waiting.filter((w) => w.last === 'broken').length };
   }
 }
 

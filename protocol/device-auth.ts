@@ -153,6 +153,18 @@ export class ChainBuilder {
     this.tags.push(this.link[0]!);
   }
 
+  /** The open run, to keep across a crash: sealing it after a restart signs what was already published. */
+  snapshot(): { first: number; link: string; tags: string } | undefined {
+    if (this.tags.length === 0) return undefined;
+    return { first: this.first, link: this.link.toString('base64'), tags: Buffer.from(this.tags).toString('base64') };
+  }
+
+  restore(s: { first: number; link: string; tags: string }): void {
+    this.first = s.first;
+    this.link = Buffer.from(s.link, 'base64');
+    this.tags = [...Buffer.from(s.tags, 'base64')];
+  }
+
   needsSeal(seq: number): boolean {
     return this.first !== 0 && seq !== this.nextSeq;
   }

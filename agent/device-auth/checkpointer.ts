@@ -21,7 +21,11 @@ export interface CheckpointerOptions {
 }
 
 interface SavedCheckpoint { deviceId: string; firstSeq: number; count: number; tags: string; signature: string }
-interface SavedState { lastSealed: Record<string, number>; pending: SavedCheckpoint[] }
+interface OpenRun { first: number; link: string; tags: string }
+interface SavedState { lastSealed: Record<string, number>; pending: SavedCheckpoint[]; open?: Record<string, OpenRun> }
+
+/** How often the open runs are saved: a crash leaves at most this much already-published data unsigned. */
+const SAVE_OPEN_MS = 1000;
 
 /**
  * Signs what the agent writes for each device (protocol/README.md, "Authentic
@@ -31,8 +35,10 @@ interface SavedState { lastSealed: Record<string, number>; pending: SavedCheckpo
  * small state file until the broker acknowledges them, so a restart or a
  * lost PUBACK only sends one again; messages resent with the same seq have
  * the same leaf, so the chain does not care how often or in which batch they
- * travel. After a crash the run still in the buffer is chained again; what
- * was published and not yet sealed when the agent died stays unsigned.
+ * travel. The open run of each device is saved every second: after a crash
+ * it is continued with what is still in the buffer, or sealed as it stands
+ * when messages after it were already published; only what was published in
+ * the last second before the crash stays unsigned.
  */
 export class Checkpointer {
   private readonly chains = new Map<string, ChainBuilder>();
@@ -41,6 +47,10 @@ export class Checkpointer {
   private readonly inFlight = new Set<Checkpoint>();
   private readonly unsignedWarned = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  /** Runs restored from the state file, not yet continued or sealed. */
+  private readonly restored = new Map<string, OpenRun>();
+  private dirty = false;
 
   constructor(private readonly o: CheckpointerOptions) {
     this.load();
@@ -53,12 +63,18 @@ export class Checkpointer {
   start(): void {
     this.timer = setInterval(() => this.sealAll(), this.o.intervalMs);
     this.timer.unref();
+    this.saveTimer = setInterval(() => {
+      if (this.dirty) this.save();
+    }, SAVE_OPEN_MS);
+    this.saveTimer.unref();
   }
 
   /** Seals what is open and keeps it for the next start (clean shutdown). */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.saveTimer) clearInterval(this.saveTimer);
     this.timer = undefined;
+    this.saveTimer = undefined;
     this.sealAll();
   }
 
@@ -73,11 +89,10 @@ export class Checkpointer {
         }
         continue;
       }
-      if (m.seq <= (this.lastSealed.get(m.deviceId) ?? 0)) continue;
-      let chain = this.chains.get(m.deviceId);
-      if (!chain) this.chains.set(m.deviceId, (chain = new ChainBuilder(m.deviceId)));
+      const chain = this.chainOf(m.deviceId);
       if (chain.needsSeal(m.seq)) this.seal(chain, key);
       chain.add(m.seq, leafOfStored(m));
+      this.dirty = true;
     }
   }
 
@@ -88,7 +103,9 @@ export class Checkpointer {
   recover(buffer: MessageBuffer, devices: Iterable<string>): void {
     for (const deviceId of devices) {
       if (!this.o.keyOf(deviceId)) continue;
-      const after = this.lastSealed.get(deviceId) ?? 0;
+      // Already sealed, or in the open run saved before the crash.
+      const run = this.restored.get(deviceId);
+      const after = Math.max(this.lastSealed.get(deviceId) ?? 0, run ? run.first + Buffer.from(run.tags, 'base64').length - 1 : 0);
       let cursor = 0;
       for (;;) {
         const rows = buffer.oldest({ deviceId, limit: 4096, afterId: cursor });
@@ -99,7 +116,22 @@ export class Checkpointer {
     }
   }
 
+  private chainOf(deviceId: string): ChainBuilder {
+    let chain = this.chains.get(deviceId);
+    if (!chain) {
+      this.chains.set(deviceId, (chain = new ChainBuilder(deviceId)));
+      const run = this.restored.get(deviceId);
+      if (run) {
+        this.restored.delete(deviceId);
+        chain.restore(run);
+      }
+    }
+    return chain;
+  }
+
   sealAll(): void {
+    // Runs restored from before a crash whose device wrote nothing since.
+    for (const deviceId of [...this.restored.keys()]) this.chainOf(deviceId);
     for (const chain of this.chains.values()) {
       const key = this.o.keyOf(chain.deviceId);
       if (key && chain.pending > 0) this.seal(chain, key);
@@ -146,6 +178,7 @@ export class Checkpointer {
     try {
       const s = JSON.parse(readFileSync(this.o.stateFile, 'utf8')) as SavedState;
       for (const [d, seq] of Object.entries(s.lastSealed ?? {})) this.lastSealed.set(d, seq);
+      for (const [d, run] of Object.entries(s.open ?? {})) this.restored.set(d, run);
       this.pending = (s.pending ?? []).map((p) => ({
         header: { deviceId: p.deviceId, seq: 0, session: 0, sentMs: 0 },
         firstSeq: p.firstSeq,
@@ -162,7 +195,12 @@ export class Checkpointer {
     const s: SavedState = {
       lastSealed: Object.fromEntries(this.lastSealed),
       pending: this.pending.map((c) => ({ deviceId: c.header.deviceId, firstSeq: c.firstSeq, count: c.count, tags: Buffer.from(c.tags).toString('base64'), signature: Buffer.from(c.signature).toString('base64') })),
+      open: Object.fromEntries([
+        ...this.restored.entries(),
+        ...[...this.chains.values()].map((c) => [c.deviceId, c.snapshot()] as const).filter((e): e is [string, OpenRun] => e[1] !== undefined),
+      ]),
     };
+    this.dirty = false;
     try {
       atomicWriteFileSync(this.o.stateFile, JSON.stringify(s), 0o600);
     } catch (err) {

@@ -31,7 +31,7 @@ t.test('live fixes, a historical batch and a resend with a new header all verify
   t.same(verdicts, [...Array(10).fill('new'), 'duplicate'], 'the resend is a duplicate: same content, same leaf');
   const r = v.checkpoint(deviceRun(10, privateKey));
   t.match(r, { outcome: 'verified', device: 'BWC-0001', firstSeq: 1, count: 10, forged: [] });
-  t.same(v.report('BWC-0001'), { authentic: 10, forged: 0, unsigned: [], waiting: 0 });
+  t.same(v.report('BWC-0001'), { authentic: 10, forged: 0, unsigned: [], waiting: 0, broken: 0 });
 });
 
 t.test('forged fixes sent first with the genuine seqs: the genuine ones win, the forged are named', async (t) => {
@@ -46,12 +46,26 @@ t.test('forged fixes sent first with the genuine seqs: the genuine ones win, the
   t.same(seen, ['new', 'new', 'new', 'new', 'new', 'new', 'conflict', 'conflict', 'conflict', 'conflict', 'new', 'new'], 'genuine messages after forged ones are conflicts, not duplicates');
   const r = v.checkpoint(deviceRun(8, privateKey));
   t.match(r, { outcome: 'verified', forged: [3, 4, 5, 6] });
-  t.same(v.report('BWC-0001'), { authentic: 8, forged: 4, unsigned: [], waiting: 0 });
+  t.same(v.report('BWC-0001'), { authentic: 8, forged: 4, unsigned: [], waiting: 0, broken: 0 });
   // A forged message after the checkpoint is named at once.
   const late = messageLeaves('track', encodeTrackBatch({ header: H(7), historical: false, fixes: [fix(6, 50)], seqs: [7] }))[0]!;
   t.equal(v.message('BWC-0001', late.seq, late.leaf).verdict, 'forged');
   const again = messageLeaves('track', encodeTrackBatch({ header: H(7, T0 + 99_000), historical: true, fixes: [fix(6)], seqs: [7] }))[0]!;
   t.equal(v.message('BWC-0001', again.seq, again.leaf).verdict, 'authentic');
+});
+
+t.test('a checkpoint that arrives when only a forged message holds a seq is broken until the genuine one comes', async (t) => {
+  const { privateKey, publicKey } = keys();
+  const v = new AuthVerifier(() => publicKey);
+  const leafAt = (s: number, lat?: number) => messageLeaves('track', encodeTrackBatch({ header: H(s), historical: false, fixes: [fix(s - 1, lat)], seqs: [s] }))[0]!;
+  for (const s of [1, 2]) v.message('BWC-0001', s, leafAt(s).leaf);
+  v.message('BWC-0001', 3, leafAt(3, 41).leaf);
+  t.match(v.checkpoint(deviceRun(3, privateKey)), { outcome: 'broken', brokenAt: 3 });
+  t.match(v.report('BWC-0001'), { broken: 1, waiting: 1 });
+  const r = v.message('BWC-0001', 3, leafAt(3).leaf);
+  t.equal(r.verdict, 'conflict');
+  t.match(r.resolved, [{ outcome: 'verified', forged: [3] }]);
+  t.match(v.report('BWC-0001'), { authentic: 3, forged: 1, broken: 0, waiting: 0 });
 });
 
 t.test('a missing message makes the checkpoint wait; it verifies when the message arrives', async (t) => {
