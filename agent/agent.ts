@@ -32,6 +32,8 @@ import { UsbWatcher, type UsbTty } from '../drivers/discovery/index.js';
 import { checkTopicId } from '../protocol/topics.js';
 import { GbDevice } from './gb28181/gb-device.js';
 import { AgentChannels } from './gb28181/agent-channels.js';
+import { Checkpointer, deviceKeyLoader } from './device-auth/checkpointer.js';
+import { credentialPaths } from './technician/device-credentials.js';
 
 type Config = LoadedConfig['config'];
 
@@ -46,6 +48,7 @@ export class Agent {
   readonly buffer: MessageBuffer;
   readonly session: MqttSession;
   readonly publisher: Publisher;
+  readonly auth: Checkpointer;
   private readonly sessions: SessionCounter;
   readonly commands: CommandHandler;
   private readonly intake: CommandIntake;
@@ -126,6 +129,14 @@ export class Agent {
       historicalMaxPerS: cfg.publish.historicalMaxPerS,
       devices: () => this.devices.keys(),
     });
+    this.auth = new Checkpointer({
+      session: this.session,
+      topics: this.topics,
+      log: log.child({ component: 'device-auth' }),
+      intervalMs: cfg.security.checkpointIntervalS * 1000,
+      keyOf: deviceKeyLoader((id) => credentialPaths(cfg.agent.dataDir, id, 'keypair').secretFile, log.child({ component: 'device-auth' })),
+      stateFile: join(cfg.agent.dataDir, 'auth-chain.json'),
+    });
     this.replays = new ReplayStore(join(cfg.agent.dataDir, 'commands.db'));
     this.audit = new AuditLog(cfg.audit.path ?? join(cfg.agent.dataDir, 'audit.log'));
     if (this.audit.brokenAtStart) log.error(this.audit.brokenAtStart, 'audit log chain was broken at start: set aside as evidence, a new chain started');
@@ -197,6 +208,8 @@ export class Agent {
     const agent = new Agent(loaded, log);
     const cfg = loaded.config;
     for (const d of cfg.devices) agent.addDevice({ id: d.id, gnss: d.gnss, baud: d.baud, control: d.control, profile: d.profile });
+    agent.auth.recover(agent.buffer, cfg.devices.map((d) => d.id));
+    agent.auth.start();
     agent.session.start();
     if (cfg.discovery.enabled) agent.startDiscovery();
     if (cfg.gb28181) void agent.startGb();
@@ -353,6 +366,7 @@ export class Agent {
   /** Buffer first, then publish: nothing reaches the broker that is not on disk. */
   write(msgs: NewMessage[]): void {
     const stored = this.buffer.append(msgs);
+    this.auth.observe(stored);
     if (stored.length > 0) this.publisher.kick();
   }
 
@@ -400,6 +414,10 @@ export class Agent {
       this.publisher.kick();
       await new Promise((r) => setTimeout(r, 20));
     }
+    // Sign what is open, and let the checkpoint out while the link is up.
+    this.auth.stop();
+    const authUntil = Date.now() + 1000;
+    while (this.session.connected && this.auth.unacknowledged > 0 && Date.now() < authUntil) await new Promise((r) => setTimeout(r, 20));
     const up = this.session.up;
     // A last anchor, so the platform holds the head as the agent left it.
     if (up) await this.anchors.publish();

@@ -214,6 +214,12 @@ export const SecuritySection = Section('Who may command this agent: signed comma
   rateLimitPerIssuerPerMin: Int('Commands accepted per issuer key per minute.', 1, 10_000, 30),
   commandQueue: Int('Commands received and waiting to be verified; beyond this they are dropped unread and counted (a flood never delays fixes).', 16, 100_000, 256),
   refusalSummaryS: Int('Refused commands are audited in aggregate: one audit entry per reason per this many seconds, with the count (unsigned, malformed and unknown-key commands are never audited singly).', 1, 3600, 60),
+  checkpointIntervalS: Int(
+    'How often each device\'s data is sealed into a checkpoint signed with its device key (protocol/README.md, "Authentic device data"), seconds: about 250 bytes each, 1.9 B per fix at 1 Hz with 150.',
+    1,
+    3600,
+    150,
+  ),
 });
 
 export const LiveFeedSection = Section('Live feed of a spot check.', {

@@ -6,7 +6,7 @@ import protobuf from 'protobufjs';
 /** Version of bwc.v1 this code writes into every header. */
 export const SCHEMA_VERSION = 1;
 
-const PROTO_FILES = ['header', 'track', 'status', 'event', 'agent_state', 'command', 'media', 'audit'].map((n) => `bwc/v1/${n}.proto`);
+const PROTO_FILES = ['header', 'track', 'status', 'event', 'agent_state', 'command', 'media', 'audit', 'auth'].map((n) => `bwc/v1/${n}.proto`);
 
 /** The protocol/ folder holding bwc/v1/*.proto, from source or from dist/. */
 export function protoDir(): string {

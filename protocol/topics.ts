@@ -11,6 +11,7 @@ import { idProblem, SAFE_ID_RULE } from './identifiers.js';
  *   {prefix}/dev/{deviceId}/status            retained Status (live)
  *   {prefix}/dev/{deviceId}/status/hist       Status from the backlog, not retained
  *   {prefix}/dev/{deviceId}/event             Event
+ *   {prefix}/dev/{deviceId}/auth              AuthCheckpoint: signed hash chain over the device's messages
  *   {prefix}/dev/{deviceId}/cmd               CommandEnvelope in
  *   {prefix}/dev/{deviceId}/reply             Reply out
  *   {prefix}/dev/{deviceId}/media/{requestId} MediaChunk out
@@ -22,7 +23,7 @@ import { idProblem, SAFE_ID_RULE } from './identifiers.js';
  */
 export const DEFAULT_PREFIX = 'bwc/v1';
 
-export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'status/hist' | 'event' | 'cmd' | 'reply' | 'media';
+export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'status/hist' | 'event' | 'cmd' | 'reply' | 'media' | 'auth';
 /** Agents take commands only per device (dev/{id}/cmd): there is no agent command topic. */
 export type AgentChannel = 'state' | 'reply' | 'audit';
 
@@ -90,7 +91,7 @@ export class Topics {
     if (rest[0] === 'dev' && rest.length >= 3) {
       const deviceId = rest[1]!;
       const tail = rest.slice(2).join('/');
-      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'status/hist' || tail === 'event' || tail === 'cmd' || tail === 'reply') {
+      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'status/hist' || tail === 'event' || tail === 'cmd' || tail === 'reply' || tail === 'auth') {
         return { kind: 'device', deviceId, channel: tail };
       }
       if (rest[2] === 'media' && rest.length === 4) return { kind: 'device', deviceId, channel: 'media', requestId: rest[3]! };

@@ -14,6 +14,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerTailCommand } from './commands/tail.js';
 import { registerBufferCommands } from './commands/buffer.js';
 import { registerRegisterCommand } from './commands/register.js';
+import { registerAclCommand } from './commands/acl.js';
 
 /** `bwc-agent`: the technician's CLI and the daemon (see shared CLI contract). */
 export function buildAgentProgram(): Command {
@@ -33,6 +34,7 @@ export function buildAgentProgram(): Command {
   registerTailCommand(program);
   registerBufferCommands(program);
   registerRegisterCommand(program);
+  registerAclCommand(program);
   return program;
 }
 

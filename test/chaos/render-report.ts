@@ -150,6 +150,21 @@ export function render(): string {
       ['ffmpeg killed', j(v.ffmpegKilled)],
     ]));
   }
+  const tr = load('trust');
+  if (tr) {
+    out.push(`\n### Trust on the wire\n\n` + table(['figure', 'value'], [
+      ['forged messages published inside the gateway\'s own topics (fixes + SOS)', tr.forgedPublished],
+      ['named forged by watch against the signed checkpoints', tr.forgedNamed],
+      ['forged whose genuine message was never sealed (left unsigned, neither accepted)', tr.forgedUndecidedUnsigned],
+      ['genuine messages kept under the forged seqs', `${tr.genuineKeptOfForgedSeqs} of ${tr.forgedPublished}`],
+      ['checkpoints verified / broken at arrival and verified when the genuine message came / failed', `${n(tr.checkpointsVerified)} / ${n(tr.checkpointsBrokenUntilGenuineArrived)} / ${n(tr.checkpointsFailed)}`],
+      ...(tr.perDevice as R[]).map((d) => [`${d.device}: received / authentic / unsigned / duplicates / missing`, `${d.received} / ${d.authentic} / ${d.unsigned} / ${d.duplicates} / ${(d.missing as unknown[]).length}`]),
+      ['SIGKILLs of the agent', tr.kills],
+      ['publishes of a second gateway outside its grant / refused by the broker (reason 135) / received by anyone', `${tr.roguePublishes} / ${tr.rogueRefusedByBroker} / ${tr.rogueReceived}`],
+      ['a console command reached the agent', tr.consoleCommandAnswered],
+      ['crashes', tr.crashes],
+    ]));
+  }
   return out.join('\n');
 }
 

@@ -84,6 +84,13 @@ export const MESSAGE_CASES: MessageCase[] = [
     },
   },
   {
+    // The checkpoint of protocol/vectors/device-auth/chain.json (seq 2000-2003, test key).
+    name: 'auth-checkpoint',
+    type: 'AuthCheckpoint',
+    header: { deviceId: 'BWC-0001', seq: 0, session: 7, sentMs: 1795572810000, schema: 1 },
+    body: { firstSeq: 2000, count: 4, tags: 'LIBAtQ==', signature: 'Cvq4Idwk2loip3NXJAzHrMp1ElFVx8L7A4EZJ+09Lf4+2nyeptefiPeNRS3MAmx1d6xcJfaLcBMKgkyc7qDuAA==' },
+  },
+  {
     name: 'event-sos',
     type: 'Event',
     header: H(1235),

@@ -15,6 +15,7 @@ import { SimCamera } from '../../../sim/camera/sim-camera.js';
 import { DemoBoard } from '../demo-board.js';
 import { keyFingerprint, readPublicKey } from '../../../common/command-keys.js';
 import { prepareDemoConsole } from '../../../console/server/demo-console.js';
+import { createCredentials, credentialPaths, credentialProblem } from '../../technician/device-credentials.js';
 
 interface DemoOptions {
   broker?: string;
@@ -23,6 +24,7 @@ interface DemoOptions {
   dataDir?: string;
   summary?: string;
   trust: string[];
+  checkpointInterval?: number;
   rate: number;
   seed: number;
   gb28181?: string;
@@ -41,6 +43,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', intOption('--duration', 1))
     .option('--data-dir <dir>', 'where the agent keeps its buffer and state (default: a new temporary folder)')
     .option('--summary <file>', 'on exit, write what the simulated cameras emitted: {"devices":{"<id>":{"fixes":N,"first":"<time>","last":"<time>"}}}')
+    .option('--checkpoint-interval <s>', 'seal and sign each camera\'s data this often, seconds (security.checkpointIntervalS; default 150)', intOption('--checkpoint-interval', 1, 3600))
     .option('--trust <file.pub:role>', 'accept commands signed by this public key with this role (supervisor, technician, platform); repeatable', collect, [])
     .option('--rate <hz>', 'GNSS rate of the simulated cameras: 1, 5 or 10', intOption('--rate', 1, 10), 1)
     .option('--seed <n>', 'seed of the simulation', intOption('--seed', 0), 1)
@@ -119,6 +122,11 @@ async function demo(opts: DemoOptions): Promise<void> {
     sim.controlFactory = (c) => new SimCamera({ ...c, video: { live: { width: 640, height: 360, fps: 25, kbps: 1000 }, record: false } });
   }
   const ports = await sim.start();
+  // Every camera signs its data with its own device key, as provisioning would create it.
+  for (const p of ports) {
+    const creds = credentialPaths(dataDir, p.device, 'keypair');
+    if (credentialProblem(creds)) createCredentials(dataDir, creds);
+  }
 
   const configFile = join(dataDir, 'demo-agent.yaml');
   writeFileSync(
@@ -132,7 +140,7 @@ async function demo(opts: DemoOptions): Promise<void> {
       // Every fix is reported, so what the cameras emitted (--summary) is what the broker gets.
       reporting: { movingIntervalS: 1, recordingIntervalS: 1, stationaryIntervalS: 1, distanceM: 0, headingChangeDeg: 0 },
       devicePorts: { statusIntervalS: 10, reconnect: { minMs: 200, maxMs: 5000 } },
-      security: { trustedKeys: trusted },
+      security: { trustedKeys: trusted, ...(opts.checkpointInterval ? { checkpointIntervalS: opts.checkpointInterval } : {}) },
       ...(gb28181 ? { gb28181 } : {}),
     }),
   );
@@ -144,7 +152,7 @@ async function demo(opts: DemoOptions): Promise<void> {
   const board = new DemoBoard(agent, process.stdout);
   process.stdout.write(
     `bwc-agent demo: ${opts.cameras} simulated camera(s) on ${usePty ? 'pseudo-terminals' : 'TCP (socat not found)'}, broker ${brokerUrl}${embedded ? ' (embedded)' : ''}\n` +
-      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl}\n` +
+      `data and logs in ${dataDir}; watch with: npx bwc-console watch --broker ${brokerUrl} --device-keys ${join(dataDir, 'devices')}\n` +
       (agent.gb ? `GB/T 28181: device ${opts.gbDeviceId} registering with ${opts.gb28181}\n` : '') +
       (ffmpeg.ok ? `video: ${ffmpeg.detail}: MP4 recordings, live H.264\n` : `video unavailable: ${ffmpeg.detail}; recordings are MJPEG and live feeds JPEG frames\n`) +
       `${DemoBoard.legend}\n`,

@@ -5,6 +5,7 @@ import { connectConsole } from '../../fleet/broker-connect.js';
 import { decodeFleetMessage, type FleetRecord } from '../../fleet/fleet-decoder.js';
 import { SeqTracker } from '../../fleet/seq-tracker.js';
 import { FleetAvailability } from '../../fleet/availability.js';
+import { WatchAuth } from '../../fleet/watch-auth.js';
 
 interface WatchOptions {
   broker: string;
@@ -12,6 +13,7 @@ interface WatchOptions {
   prefix: string;
   group?: string;
   duration?: number;
+  deviceKeys?: string;
 }
 
 export function registerWatchCommand(program: Command): void {
@@ -23,6 +25,7 @@ export function registerWatchCommand(program: Command): void {
     .option('--prefix <prefix>', 'topic prefix', DEFAULT_PREFIX)
     .option('--group <name>', 'join a shared subscription group ($share/NAME/...) to split the fleet between several consoles')
     .option('--duration <seconds>', 'stop after this many seconds and print the sequence summary', intOption('--duration', 1))
+    .option('--device-keys <dir>', 'device public keys (DIR/<id>.pub or DIR/<id>/device.pub, as provisioning writes them): verify every message against the signed checkpoints')
     .action(async (opts: WatchOptions) => watch(opts));
 }
 
@@ -36,7 +39,8 @@ async function watch(opts: WatchOptions): Promise<void> {
   const tracker = new SeqTracker();
   const availability = new FleetAvailability();
   const link = new LinkAccounting();
-  const filters = [topics.allDevices('track'), topics.allDevices('track/hist'), topics.allDevices('status'), topics.allDevices('status/hist'), topics.allDevices('event'), topics.allDevices('reply'), topics.allAgents('state')];
+  const auth = new WatchAuth(opts.deviceKeys);
+  const filters = [topics.allDevices('track'), topics.allDevices('track/hist'), topics.allDevices('status'), topics.allDevices('status/hist'), topics.allDevices('event'), topics.allDevices('reply'), topics.allDevices('auth'), topics.allAgents('state')];
   const subscribed = opts.group ? filters.map((f) => topics.shared(opts.group!, f)) : filters;
 
   const print = (rec: FleetRecord) => {
@@ -60,6 +64,8 @@ async function watch(opts: WatchOptions): Promise<void> {
     }
   };
   client.on('message', (topic, payload, packet) => {
+    // Signed checkpoints and what they prove (forged, broken, verified) come first.
+    const verdicts = auth.onMessage(topics.parse(topic), payload, Boolean(packet.retain), print);
     for (const rec of decodeFleetMessage(topics, topic, payload)) {
       if (rec.type === 'agent') {
         availability.agent(rec.agent as string, { online: Boolean(rec.online), session: Number(rec.session) });
@@ -68,11 +74,22 @@ async function watch(opts: WatchOptions): Promise<void> {
         continue;
       }
       if (rec.device !== undefined && rec.seq !== undefined) {
+        const verdict = packet.retain ? undefined : verdicts.get(rec.seq);
+        if (verdict) rec.auth = verdict;
         if (packet.retain) {
           // Retained status is the last known state, not a new message: it only
           // tells how far the device has got, so what was missed shows as a gap.
           tracker.seen(rec.device, rec.seq);
-        } else if (!tracker.add(rec.device, rec.seq)) {
+        } else if (verdict === 'duplicate' || verdict === 'authentic') {
+          // Only the same content under the same seq is a duplicate.
+          tracker.add(rec.device, rec.seq);
+          print({ type: 'duplicate', device: rec.device, seq: rec.seq, of: rec.type });
+          continue;
+        } else if (verdict === 'forged' || verdict === 'conflict') {
+          // Other content under a seq is kept beside it until the checkpoint decides: never counted.
+          print(rec);
+          continue;
+        } else if (!tracker.add(rec.device, rec.seq) && verdict === undefined) {
           print({ type: 'duplicate', device: rec.device, seq: rec.seq, of: rec.type });
           continue;
         }
@@ -98,7 +115,7 @@ async function watch(opts: WatchOptions): Promise<void> {
   client.removeAllListeners('close');
   await client.endAsync(true);
   for (const r of tracker.report()) {
-    const rec = { type: 'summary', ...r, missed: r.missing.reduce((n, [a, b]) => n + b - a + 1, 0) };
+    const rec = { type: 'summary', ...r, missed: r.missing.reduce((n, [a, b]) => n + b - a + 1, 0), ...auth.summary(r.device) };
     await writeOut(opts.jsonl ? JSON.stringify(rec) + '\n' : humanLine(rec) + '\n');
   }
   const rec = { type: 'link-summary', ...linkSummary };
@@ -134,10 +151,22 @@ class LinkAccounting {
   }
 }
 
+function authLine(r: FleetRecord): string {
+  const range = r.firstSeq !== undefined ? ` #${r.firstSeq}..${(r.firstSeq as number) + (r.count as number) - 1}` : '';
+  switch (r.outcome) {
+    case 'verified':
+      return `auth ${r.device}${range} verified${(r.forged as number[]).length ? `: FORGED messages with seq ${(r.forged as number[]).join(',')}` : ''}`;
+    case 'forged':
+      return `FORGED ${r.device} #${r.seq}: content differs from what the device signed`;
+    default:
+      return `AUTH ${String(r.outcome).toUpperCase()} ${r.device ?? ''}${range}${r.missing && (r.missing as number[]).length ? ` missing ${(r.missing as number[]).length}` : ''}${r.reason ? `: ${r.reason}` : ''}`;
+  }
+}
+
 function humanLine(r: FleetRecord): string {
   switch (r.type) {
     case 'fix':
-      return `${r.time} ${r.device} #${r.seq}${r.historical ? ' (historical)' : ''} ${(r.lat as number).toFixed(6)},${(r.lon as number).toFixed(6)} mode ${r.mode}${r.speed !== undefined ? ` ${(r.speed as number).toFixed(1)} m/s` : ''}`;
+      return `${r.auth === 'forged' ? 'FORGED ' : r.auth === 'conflict' ? 'CONFLICT ' : ''}${r.time} ${r.device} #${r.seq}${r.historical ? ' (historical)' : ''} ${(r.lat as number).toFixed(6)},${(r.lon as number).toFixed(6)} mode ${r.mode}${r.speed !== undefined ? ` ${(r.speed as number).toFixed(1)} m/s` : ''}`;
     case 'status':
       return `status ${r.device} #${r.seq}${r.historical ? ' (historical)' : ''} ${r.online ? 'online' : 'offline'} rec=${r.recording}${r.battery !== undefined ? ` battery=${r.battery}%` : ''}${r.observed ? ` at ${r.observed}` : ''}`;
     case 'availability':
@@ -152,9 +181,12 @@ function humanLine(r: FleetRecord): string {
       return `agent ${r.agent} ${r.online ? 'online' : 'OFFLINE'} session ${r.session}`;
     case 'duplicate':
       return `duplicate ${r.device} #${r.seq}`;
+    case 'auth':
+      return authLine(r);
     case 'summary': {
       const missing = (r.missing as Array<[number, number]>).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
-      return `summary ${r.device}: ${r.received} received, ${r.duplicates} duplicates, seq ${r.lowest}..${r.highest}, missing: ${missing ? `${r.missed} (${missing})` : 'none'}`;
+      const a = r.authentic !== undefined ? `, authentic ${r.authentic}, FORGED ${r.forged}, unsigned ${r.unsigned}${r.brokenCheckpoints ? `, BROKEN checkpoints ${r.brokenCheckpoints}` : ''}` : '';
+      return `summary ${r.device}: ${r.received} received, ${r.duplicates} duplicates, seq ${r.lowest}..${r.highest}, missing: ${missing ? `${r.missed} (${missing})` : 'none'}${a}`;
     }
     default:
       return JSON.stringify(r);
