@@ -3,19 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { listUsbTtys, type UsbTty } from '../../drivers/discovery/index.js';
 import { sampleNmea } from './nmea-sample.js';
 
-/**
- * Finds the GNSS port of a camera known by its control port, so a camera is
- * never provisioned without positions. A body camera exposes GNSS and
- * control as two serial ports of one USB device (interfaces 00 and 01);
- * without USB information (a pseudo-terminal, a serial-to-network bridge)
- * its ports are still named alike: `…-if00`/`…-if01` under
- * /dev/serial/by-id, `BWC-0001-gnss`/`BWC-0001-control` from the simulator.
- *
- * Candidates are, in this order, the other ports of the same USB device,
- * then the ports next to the control port whose name differs only in its
- * last part; each is listened to, and the one that speaks NMEA is the GNSS
- * port. Two that speak NMEA is a question only the technician can answer.
- */
+/** Where the search for a GNSS port ended: the port found, or why none was chosen. */
 export interface GnssPortSearch {
   /** The port found, and how. */
   found?: { port: string; how: 'usb' | 'name'; sentences: number };
@@ -34,6 +22,19 @@ export interface GnssPortSearchOptions {
   exclude?: readonly string[];
 }
 
+/**
+ * Finds the GNSS port of a camera known by its control port, so a camera is
+ * never provisioned without positions. A body camera exposes GNSS and
+ * control as two serial ports of one USB device (interfaces 00 and 01);
+ * without USB information (a pseudo-terminal, a serial-to-network bridge)
+ * its ports are still named alike: `…-if00`/`…-if01` under
+ * /dev/serial/by-id, `BWC-0001-gnss`/`BWC-0001-control` from the simulator.
+ *
+ * Candidates are, in this order, the other ports of the same USB device,
+ * then the ports next to the control port whose name differs only in its
+ * last part; each is listened to, and the one that speaks NMEA is the GNSS
+ * port. Two that speak NMEA is a question only the technician can answer.
+ */
 export async function findGnssPort(control: string, opts: GnssPortSearchOptions = {}): Promise<GnssPortSearch> {
   const exclude = new Set([control, ...(opts.exclude ?? [])].map(canonical));
   const listenMs = opts.listenMs ?? 2500;
