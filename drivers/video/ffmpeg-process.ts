@@ -1,11 +1,13 @@
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { spawnOwned } from '../process/spawn-owned.js';
 import type { Readable, Writable } from 'node:stream';
 
 /**
  * ffmpeg as a child process that cannot outlive its owner: it runs in its
  * own process group (so its threads and any helper it forks go with it), is
- * killed by group on stop, and every group still running is killed when the
- * Node process exits. stderr keeps a short tail so a failure can say why.
+ * killed by group on stop, every group still running is killed when the
+ * Node process exits, and a SIGKILL of the Node process takes it too
+ * (spawnOwned: the parent-death signal). stderr keeps a short tail so a failure can say why.
  */
 
 const running = new Set<number>();
@@ -49,7 +51,8 @@ export class FfmpegProcess {
 
   constructor(readonly args: string[], ffmpegPath = 'ffmpeg') {
     installExitHook();
-    this.child = spawn(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    // Its own process group, and Linux's parent-death signal: it dies with us even on a SIGKILL.
+    this.child = spawnOwned(ffmpegPath, ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable, Readable, Readable>;
     const pid = this.child.pid;
     if (pid !== undefined) running.add(pid);
     this.child.stderr.setEncoding('utf8');

@@ -116,7 +116,7 @@ export class SpotRig {
         ...(o.extraDevices ?? []),
       ],
       // A loaded test machine answers slower than a camera: the agent waits, the test judges completeness.
-      devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 }, controlTimeoutMs: 15_000 },
+      devicePorts: { statusIntervalS: 5, reconnect: { minMs: 200, maxMs: 2000 }, controlTimeoutMs: Math.min(60_000, loadScaled(15_000)) },
       ...(o.reporting ? { reporting: o.reporting } : {}),
       publish: { mediaMaxKbps: o.mediaMaxKbps ?? 0 },
       security: { trustedKeys: [{ id: key.keyId, role: 'supervisor', publicKeyFile: key.pub }], rateLimitPerIssuerPerMin: 600, refusalSummaryS: 1 },
