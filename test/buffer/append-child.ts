@@ -16,7 +16,7 @@ if (!path) {
   process.stderr.write('usage: append-child DB_PATH [SYNC_EVERY]\n');
   process.exit(2);
 }
-const buffer = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+const buffer = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
 const devices = ['CAM-1', 'CAM-2', 'CAM-3'];
 const kinds: MessageKind[] = ['fix', 'fix', 'fix', 'fix', 'event', 'status'];
 let n = 0;

@@ -27,7 +27,7 @@ function maxSeqs(rows: Map<number, [string, number]>): Map<string, number> {
 
 t.test('the file is in WAL mode with synchronous=NORMAL', async (t) => {
   const dir = tempDir(t);
-  const b = SqliteMessageBuffer.open({ path: join(dir, 'buffer.db'), syncIntervalMs: 0 });
+  const b = SqliteMessageBuffer.open({ path: join(dir, 'buffer.db'), syncIntervalMs: 0, seqFloor: () => 0 });
   b.append([{ deviceId: 'A', kind: 'fix', timeMs: 1, payload: new Uint8Array(4) }]);
   t.ok(existsSync(join(dir, 'buffer.db-wal')), 'a WAL beside the file while open');
   const peek = new Database(join(dir, 'buffer.db'), { readonly: true });
@@ -38,7 +38,7 @@ t.test('the file is in WAL mode with synchronous=NORMAL', async (t) => {
 
 t.test('a clean restart keeps every row, the counts, and continues each seq without a gap', async (t) => {
   const path = join(tempDir(t), 'buffer.db');
-  const a = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const a = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   const first = a.append([
     { deviceId: 'A', kind: 'fix', timeMs: 1, payload: new Uint8Array(10) },
     { deviceId: 'A', kind: 'event', timeMs: 2, payload: new Uint8Array(20) },
@@ -46,7 +46,7 @@ t.test('a clean restart keeps every row, the counts, and continues each seq with
   ]);
   a.ack([first[0]!.id]);
   a.close();
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   t.teardown(() => b.close());
   t.equal(b.recovered, undefined);
   t.match(b.stats(), { rows: 2, bytes: 50, byKind: { fix: 1, event: 1 } });
@@ -63,7 +63,7 @@ t.test('SIGKILL of the writer: every committed row is there, seqs continue above
   child.kill('SIGKILL');
   await exited;
   const committed = new Map(reports.committed);
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   t.teardown(() => b.close());
   t.equal(b.recovered, undefined, 'opens cleanly');
   const rows = allRows(b);
@@ -150,7 +150,7 @@ interface Snapshot {
 /** Checks one copy; returns how many committed (unsynced) messages it lost. */
 function checkSnapshot(t: TapTest, s: Snapshot): number {
   const i = s.name;
-  const b = SqliteMessageBuffer.open({ path: join(s.dir, 'buffer.db'), syncIntervalMs: 0, bootId: 'after-the-power-cut' });
+  const b = SqliteMessageBuffer.open({ path: join(s.dir, 'buffer.db'), syncIntervalMs: 0, seqFloor: () => 0, bootId: 'after-the-power-cut' });
   try {
     t.equal(b.recovered, undefined, `${i}: opens without recovery`);
     const rows = allRows(b);

@@ -19,7 +19,7 @@ function m(kind: 'fix' | 'event', i: number, size: number): NewMessage {
 const tag = (p: Uint8Array) => new DataView(p.buffer, p.byteOffset, p.byteLength).getUint32(0);
 
 t.test('disk full with fixes: the newest wait in the memory ring, what falls off it is counted, appends never throw', async (t) => {
-  const b = SqliteMessageBuffer.open({ path: join(tempDir(t), 'buffer.db'), syncIntervalMs: 0, pageLimit: PAGES, memoryFixesPerDevice: 100 });
+  const b = SqliteMessageBuffer.open({ path: join(tempDir(t), 'buffer.db'), syncIntervalMs: 0, seqFloor: () => 0, pageLimit: PAGES, memoryFixesPerDevice: 100 });
   t.teardown(() => b.close());
   const notices: DropNotice[] = [];
   b.onDrop((d) => notices.push(d));
@@ -45,7 +45,7 @@ t.test('disk full with fixes: the newest wait in the memory ring, what falls off
 
 t.test('disk full with nothing to drop: events and fixes wait in memory, and all recover when space returns', async (t) => {
   const path = join(tempDir(t), 'buffer.db');
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, pageLimit: PAGES });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0, pageLimit: PAGES });
   const notices: DropNotice[] = [];
   b.onDrop((d) => notices.push(d));
   // 300 events of 1 KB: far more than 40 pages hold.
@@ -66,7 +66,7 @@ t.test('disk full with nothing to drop: events and fixes wait in memory, and all
   const after = b.append([m('fix', 2000, 10)])[0]!;
   t.ok(after.seq > fix.seq, 'seqs went on through it all');
   b.close();
-  const again = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const again = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   t.teardown(() => again.close());
   const rows = again.oldest({ limit: 1000 });
   t.equal(rows.length, 301, 'the 299 events, the fix held in memory and the new fix are on disk');
@@ -77,11 +77,11 @@ t.test('disk full with nothing to drop: events and fixes wait in memory, and all
 
 t.test('closed while events wait in memory: the next start does not reuse their seqs', async (t) => {
   const path = join(tempDir(t), 'buffer.db');
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, pageLimit: PAGES });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0, pageLimit: PAGES });
   let last = 0;
   for (let i = 0; i < 300; i++) last = b.append([m('event', i, 1000)])[0]!.seq;
   b.close();
-  const again = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const again = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   t.teardown(() => again.close());
   t.ok(again.stats().rows < 300, 'some events could not be kept');
   t.ok(again.append([m('fix', 1, 10)])[0]!.seq > last, 'seq above every one handed out');
@@ -89,7 +89,7 @@ t.test('closed while events wait in memory: the next start does not reuse their 
 
 t.test('the periodic sync writes waiting events once space returns, without a new append', async (t) => {
   const path = join(tempDir(t), 'buffer.db');
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 50, pageLimit: PAGES });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 50, seqFloor: () => 0, pageLimit: PAGES });
   t.teardown(() => b.close());
   for (let i = 0; i < 200; i++) b.append([m('event', i, 1000)]);
   b.setPageLimit(100_000);
@@ -104,7 +104,7 @@ t.test('the periodic sync writes waiting events once space returns, without a ne
 
 t.test('a full disk loses no fix that fits in the memory ring; what falls off it is counted', async (t) => {
   const path = join(tempDir(t), 'buffer.db');
-  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, pageLimit: PAGES, memoryFixesPerDevice: 50 });
+  const b = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0, pageLimit: PAGES, memoryFixesPerDevice: 50 });
   const notices: DropNotice[] = [];
   b.onDrop((d) => notices.push(d));
   // Fill the file with events (never dropped), so no fix on disk can make room.
@@ -133,7 +133,7 @@ t.test('a full disk loses no fix that fits in the memory ring; what falls off it
   b.setPageLimit(100_000);
   b.append([m('event', 99_999, 10)]);
   b.close();
-  const again = SqliteMessageBuffer.open({ path, syncIntervalMs: 0 });
+  const again = SqliteMessageBuffer.open({ path, syncIntervalMs: 0, seqFloor: () => 0 });
   t.teardown(() => again.close());
   const fixes = again.oldest({ limit: 10_000, kinds: ['fix'] });
   t.equal(fixes.length, 70, 'every held fix not yet acked is on disk');
