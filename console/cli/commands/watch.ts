@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Topics, DEFAULT_PREFIX } from '../../../protocol/topics.js';
-import { intOption, writeOut } from '../../../common/cli-kit.js';
+import { intOption, untilStopSignal, writeOut } from '../../../common/cli-kit.js';
 import { connectConsole } from '../../fleet/broker-connect.js';
 import { decodeFleetMessage, type FleetRecord } from '../../fleet/fleet-decoder.js';
 import { SeqTracker } from '../../fleet/seq-tracker.js';
@@ -34,8 +34,11 @@ const RECONNECT_MS = 1000;
 
 async function watch(opts: WatchOptions): Promise<void> {
   const topics = new Topics(opts.prefix);
+  // A stop asked for while still connecting ends it cleanly too.
+  const stopped = untilStopSignal();
   // MQTT.js reconnects by itself every RECONNECT_MS and subscribes again (resubscribe).
-  const client = await connectConsole(opts.broker, { reconnectPeriod: RECONNECT_MS, resubscribe: true });
+  const client = await Promise.race([connectConsole(opts.broker, { reconnectPeriod: RECONNECT_MS, resubscribe: true }), stopped.then(() => undefined)]);
+  if (!client) return;
   const tracker = new SeqTracker();
   const availability = new FleetAvailability();
   const link = new LinkAccounting();
@@ -105,12 +108,7 @@ async function watch(opts: WatchOptions): Promise<void> {
   // After the handlers: retained messages follow the SUBACK at once, maybe in the same read.
   await client.subscribeAsync(subscribed, { qos: 1 });
 
-  await new Promise<void>((resolve) => {
-    const done = () => resolve();
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-    if (opts.duration) setTimeout(done, opts.duration * 1000);
-  });
+  await Promise.race([stopped, ...(opts.duration ? [new Promise((r) => setTimeout(r, opts.duration! * 1000).unref())] : [])]);
   const linkSummary = link.summary(Date.now());
   client.removeAllListeners('close');
   await client.endAsync(true);
