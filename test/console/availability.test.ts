@@ -40,9 +40,11 @@ t.test('Status counters add up only what their names say', async (t) => {
       nmea_bad_checksum: 2, nmea_truncated: 1, nmea_too_long: 1, nmea_no_checksum: 1, nmea_bad_char: 1, nmea_rejected_fix: 3,
       filter_mode: 4, filter_time: 1, filter_invalid: 2, filter_hdop: 5, filter_jump: 6,
       'camera_rejected.crc': 2, 'camera_rejected.length': 1, camera_framesIn: 900, camera_discardedBytes: 77,
+      fixes_implausible_fields: 4,
     },
     98,
     12,
+    3,
   );
-  t.same(c, { fixesIn: 98, fixesDroppedInvalid: 7, fixesDroppedHdop: 5, fixesDroppedJump: 6, nmeaRejected: 9, cameraFramesRejected: 3, bufferDropped: 12 });
+  t.same(c, { fixesIn: 98, fixesDroppedInvalid: 7, fixesDroppedHdop: 5, fixesDroppedJump: 6, nmeaRejected: 9, cameraFramesRejected: 3, bufferDropped: 12, fixesImplausibleFields: 4, fixesLostMemoryRing: 3 });
 });
