@@ -135,9 +135,12 @@ t.test(`command flood: ${RATE} garbage/s then ${RATE} signed/s, ${PHASE_S} s eac
 
   // The control: a valid command after the floods is accepted (the issuer's budget has refilled by then or within a minute).
   let control = '';
+  let controlSentAt = 0;
   await waitFor(() => {
     if (replies.get(control) === 'REPLY_STATUS_ACCEPTED') return true;
-    if (!control || replies.get(control)) {
+    // Again after a refusal, or after 5 s without a reply (replies to refusals are rate limited).
+    if (!control || replies.get(control) || Date.now() - controlSentAt > 5000) {
+      controlSentAt = Date.now();
       const c = signCommand({ deviceId: cams[0]!.device, kind: 'statusQuery', keyId: 'sup', role: 'supervisor', privateKey });
       control = c.commandId;
       sub.publish(topics.device(cams[0]!.device, 'cmd'), Buffer.from(c.envelope), { qos: 1 });
