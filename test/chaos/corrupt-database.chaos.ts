@@ -58,7 +58,13 @@ t.test('a garbage, truncated or scrambled buffer file at start', { timeout: 600_
     rig.agent.start();
     await rig.liveFromAll(again, 60_000, 'live fixes after a second start');
     const asideAfter = readdirSync(dirname(rig.bufferFile)).filter((f) => /^buffer\.db\.corrupt-/.test(f) && !f.endsWith('-wal')).length;
-    const reused = rig.devices.filter((d) => rig.recorder.records.some((r) => r.device === d && r.receivedMs > started && !r.retainedCopy && r.seq !== undefined && r.seq <= (maxSeqBefore.get(d) ?? 0))).length;
+    // A seq handed out again is one on a message the new run made (its own time after the start);
+    // an old message the broker delivers late (a QoS 1 resend after its restart) is not.
+    const madeAfter = (r: Record<string, unknown>) => {
+      const at = Date.parse(String(r.time ?? r.observed ?? ''));
+      return !Number.isFinite(at) || at >= started - 1000;
+    };
+    const reused = rig.devices.filter((d) => rig.recorder.records.some((r) => r.device === d && r.receivedMs > started && !r.retainedCopy && r.seq !== undefined && r.seq <= (maxSeqBefore.get(d) ?? 0) && madeAfter(r))).length;
     const reason = movedLines.length ? (JSON.parse(movedLines[movedLines.length - 1]!.slice(movedLines[movedLines.length - 1]!.indexOf('{'))) as Record<string, unknown>) : undefined;
     cases.push({ damage: how, movedAsideLogged: movedLines.length > 0, reason: reason?.reason ?? null, filesAside: asideCount, movedAgainOnNextStart: asideAfter - asideCount, seqsReused: reused, starts: rig.agent.starts - startsBefore });
   }

