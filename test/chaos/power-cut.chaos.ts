@@ -1,4 +1,5 @@
 import t from 'tap';
+import { loadScaled } from '../helpers/deadline.js';
 import { copyFileSync, existsSync, mkdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { rng, scaled, sleep, writeResult, SEED } from './chaos-kit.js';
@@ -136,7 +137,8 @@ t.test(`${COPIES} power-cut copies of the running agent's buffer`, { timeout: 60
     t.equal(c.seqHoles, 0, `${c.copy}: seqs dense per device`);
     if (c.torn) {
       t.equal(c.lostNotTail, 0, `${c.copy}: only the newest messages lost (${c.lostRows})`);
-      t.ok((c.lostSpanMs as number) <= 2000, `${c.copy}: at most the last second or so of fixes lost (${c.lostSpanMs} ms)`);
+      // The WAL is synced every second; a loaded machine runs that timer late, so the bound grows with the load.
+      t.ok((c.lostSpanMs as number) <= loadScaled(2000), `${c.copy}: at most the last second or so of fixes lost (${c.lostSpanMs} ms; bound ${loadScaled(2000)} ms at this load)`);
       t.equal(c.seqsReused, 0, `${c.copy}: no seq handed out again after the reboot`);
     }
   }
