@@ -161,7 +161,7 @@ t.test('trust: forged device data is named, publishes outside the ACL are refuse
   const genuineOfForged = new Set(lines.filter((l) => ['fix', 'status', 'event'].includes(l.type) && l.device === camA && forgedAll.includes(l.seq) && !(l.type === 'fix' && l.lat > 35) && !(l.type === 'event' && l.event === 'sos')).map((l) => l.seq as number));
   const unsignedA = new Set<number>();
   for (const [a, b] of (summary[camA]?.unsignedSeqs ?? []) as Array<[number, number]>) for (let x = a; x <= b; x++) unsignedA.add(x);
-  const rogueLeaked = lines.filter((l) => (l.seq ?? 0) >= 900_000 || (l.type === 'agent' && l.session === 99)).length;
+  const rogueLeaked = lines.filter((l) => ((l.seq ?? 0) >= 900_000 && (l.seq ?? 0) < 900_000 + ROGUE) || (l.type === 'agent' && l.session === 99)).length;
   const result = {
     cameras: 2,
     checkpointIntervalS: 5,
