@@ -51,6 +51,8 @@ export class Agent {
   readonly auth: Checkpointer;
   private readonly sessions: SessionCounter;
   readonly commands: CommandHandler;
+  /** Where recordings are read from (a mounted footage folder, else the control channel): clip fetches and GB/T 28181 playback. */
+  private readonly footage: FootageAccess;
   private readonly intake: CommandIntake;
   private readonly refusals: RefusalTally;
   private readonly anchors: AnchorPublisher;
@@ -101,6 +103,7 @@ export class Agent {
       keepaliveS: cfg.mqtt.keepaliveS,
       connectTimeoutMs: cfg.mqtt.connectTimeoutMs,
       protocolVersion: cfg.mqtt.protocolVersion,
+      topicAliases: cfg.mqtt.topicAliases,
       username: cfg.mqtt.username,
       password: loaded.secrets.mqttPassword,
       tls: cfg.mqtt.tls
@@ -127,6 +130,8 @@ export class Agent {
       historicalBatchSize: cfg.publish.historicalBatchSize,
       historicalWindow: cfg.publish.historicalWindow,
       historicalMaxPerS: cfg.publish.historicalMaxPerS,
+      liveForm: cfg.publish.liveForm,
+      liveFullEveryMs: cfg.publish.liveFullEveryS * 1000,
       devices: () => this.devices.keys(),
     });
     this.auth = new Checkpointer({
@@ -166,6 +171,7 @@ export class Agent {
       maxKbps: cfg.publish.mediaMaxKbps,
       tracksWaiting: () => this.publisher.tracksWaiting,
     });
+    this.footage = new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' }));
     this.commands = new CommandHandler({
       verifier: new CommandVerifier({
         keys: TrustedKeys.fromConfig(cfg.security.trustedKeys),
@@ -183,7 +189,7 @@ export class Agent {
       videoSource: (id, camera) => openVideoSource(id, cfg.devices.find((x) => x.id === id) ?? {}, camera, cfg.liveFeed.ffmpeg, cfg.liveFeed.transcodeMaxKbps),
       writeReply: (deviceId, body) => this.write([{ deviceId, kind: 'reply', timeMs: Date.now(), payload: encodeBody('Reply', body) }]),
       liveFeed: cfg.liveFeed,
-      footage: new FootageAccess((id) => cfg.devices.find((d) => d.id === id)?.footageDir, log.child({ component: 'footage' })),
+      footage: this.footage,
       log: log.child({ component: 'commands' }),
     });
     this.intake = new CommandIntake({ handler: this.commands, tally: this.refusals, capacity: cfg.security.commandQueue, registry: this.metrics.registry, log: log.child({ component: 'commands' }) });
@@ -233,7 +239,7 @@ export class Agent {
     const cfg = this.loaded.config;
     const gb = cfg.gb28181!;
     const log = this.log.child({ component: 'gb28181' });
-    this.gbChannels = new AgentChannels({ gbDeviceId: gb.deviceId, configured: cfg.devices, devices: () => this.devices });
+    this.gbChannels = new AgentChannels({ gbDeviceId: gb.deviceId, configured: cfg.devices, devices: () => this.devices, footage: this.footage });
     const channels = this.gbChannels;
     this.gb = new GbDevice({
       server: gb.server,

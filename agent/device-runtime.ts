@@ -7,6 +7,7 @@ import type { Epoch, GnssSummary } from '../drivers/nmea/types.js';
 import { openTransport, parsePortSpec, type Transport } from '../drivers/transport/index.js';
 import { Backoff } from '../drivers/transport/index.js';
 import { openReferenceCamera } from '../drivers/camera/reference-driver.js';
+import { shownIdentity } from '../drivers/camera/identity-rules.js';
 import type { CameraDriver, CameraIdentity, CameraNotification, CameraStatus, RecordingState } from '../drivers/camera/camera-driver.js';
 import { FixFilter, type Discontinuity, type FieldBounds } from './pipeline/fix-filter.js';
 import { ReportingPolicy } from './pipeline/reporting-policy.js';
@@ -286,7 +287,9 @@ export class DeviceRuntime {
     });
     camera.onNotification((n) => this.onNotification(n));
     try {
-      this.identity = await camera.identify();
+      const shown = shownIdentity(await camera.identify());
+      this.identity = shown.identity;
+      for (const problem of shown.problems) this.log.error({ problem }, 'camera reports text that would show differently from what it is: published in visible form (<U+XXXX>); bind the camera again with provision');
       this.cameraStatus = await camera.status();
       this.recordingSinceMs = this.cameraStatus.recording === 'recording' ? Date.now() : undefined;
       this.controlConnected = true;

@@ -3,6 +3,7 @@ import { MESSAGE_KINDS, type MessageBuffer, type MessageKind, type StoredMessage
 import type { MqttSession } from './mqtt/mqtt-session.js';
 import { withHeader, type HeaderData } from '../protocol/codec.js';
 import { encodeTrackBatch } from '../protocol/track-codec.js';
+import { LiveFormChooser } from '../protocol/live-codec.js';
 import type { Topics } from '../protocol/topics.js';
 import { decodeFixPayload } from './fix-payload.js';
 import type { AgentMetrics } from './metrics/agent-metrics.js';
@@ -21,6 +22,10 @@ export interface PublisherOptions {
   historicalMaxPerS?: number;
   /** Devices whose messages may be in the buffer (the configured and discovered ones). */
   devices: () => Iterable<string>;
+  /** Live fixes in the compact live form on `live` (default), or as one-fix TrackBatches on `track`. */
+  liveForm?: 'compact' | 'track';
+  /** Compact form: a full form at least this often per device. */
+  liveFullEveryMs?: number;
 }
 
 /**
@@ -48,9 +53,11 @@ export class Publisher {
   private rateTimer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private draining = false;
+  private readonly live: LiveFormChooser | undefined;
 
   constructor(private readonly o: PublisherOptions) {
     o.session.on('up', () => this.onUp());
+    this.live = (o.liveForm ?? 'compact') === 'compact' ? new LiveFormChooser(o.liveFullEveryMs ?? 60_000) : undefined;
   }
 
   /** Something was written to the buffer: publish it soon. */
@@ -79,6 +86,8 @@ export class Publisher {
     this.liveCursor = this.liveFloor;
     this.backlogCursor = 0;
     this.backlogRows = [];
+    // A new session: each device's first live fix is a full form again.
+    this.live?.reset();
     this.sendNewestFixes();
     this.kick();
   }
@@ -200,6 +209,12 @@ export class Publisher {
   }
 
   private sendTrack(rows: StoredMessage[], historical: boolean): void {
+    if (this.live && !historical && rows.length === 1) {
+      const row = rows[0]!;
+      const payload = this.live.encode(row.deviceId, row.seq, decodeFixPayload(row.payload));
+      this.send(rows, this.o.topics.device(row.deviceId, 'live'), payload, false, false, true);
+      return;
+    }
     const payload = encodeTrackBatch({
       header: this.header(rows[0]!),
       historical,
@@ -223,11 +238,11 @@ export class Publisher {
     this.send([row], this.o.topics.device(row.deviceId, channel), payload, row.kind === 'status' && live, false);
   }
 
-  private send(rows: StoredMessage[], topic: string, payload: Uint8Array, retain: boolean, historical: boolean): void {
+  private send(rows: StoredMessage[], topic: string, payload: Uint8Array, retain: boolean, historical: boolean, alias = false): void {
     for (const r of rows) this.inFlight.add(r.id);
     if (historical) this.historicalInFlight++;
     const ids = rows.map((r) => r.id);
-    this.o.session.publish(topic, payload, { qos: 1, retain }).then(
+    this.o.session.publish(topic, payload, { qos: 1, retain, alias }).then(
       () => {
         for (const id of ids) this.inFlight.delete(id);
         if (historical) this.historicalInFlight--;

@@ -11,6 +11,7 @@ import { Publisher } from '../agent/publisher.js';
 import { AgentMetrics } from '../agent/metrics/agent-metrics.js';
 import { Topics } from '../protocol/topics.js';
 import { decodeTrackBatch } from '../protocol/track-codec.js';
+import { LiveReferences } from '../protocol/live-codec.js';
 import { Patrol } from '../sim/gnss/patrol.js';
 import { TestMosquitto } from '../test/helpers/mosquitto.js';
 import { loadAverage, round } from './agent-rig.js';
@@ -68,7 +69,9 @@ async function drain(c: { devices: number; perDevice: number; goalS?: number; na
 
     // The subscriber: the platform's side, its own connection.
     const topics = new Topics();
-    const seen = new Map(DEVICES.map((d) => [d, new Uint8Array(c.perDevice + 1)]));
+    // Seqs start at the device's epoch floor (protocol/README.md "Sequence numbers"): counted by value.
+    const seen = new Map(DEVICES.map((d) => [d, new Set<number>()]));
+    const live = new LiveReferences();
     let received = 0;
     let duplicates = 0;
     let messages = 0;
@@ -78,15 +81,20 @@ async function drain(c: { devices: number; perDevice: number; goalS?: number; na
     const sub = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
     sub.on('message', (topic, payload) => {
       const where = topics.parse(topic);
-      if (where?.kind !== 'device' || (where.channel !== 'track' && where.channel !== 'track/hist')) return;
-      const batch = decodeTrackBatch(payload);
+      if (where?.kind !== 'device' || (where.channel !== 'live' && where.channel !== 'track' && where.channel !== 'track/hist')) return;
       messages++;
-      if (batch.historical) historical += batch.fixes.length;
+      let seqs: number[];
+      if (where.channel === 'live') seqs = live.decode(where.deviceId, payload).map((l) => l.seq);
+      else {
+        const batch = decodeTrackBatch(payload);
+        if (batch.historical) historical += batch.fixes.length;
+        seqs = batch.seqs;
+      }
       const got = seen.get(where.deviceId)!;
-      for (const s of batch.seqs) {
-        if (s < 1 || s > c.perDevice || got[s]) duplicates++;
+      for (const s of seqs) {
+        if (got.has(s)) duplicates++;
         else {
-          got[s] = 1;
+          got.add(s);
           received++;
         }
       }

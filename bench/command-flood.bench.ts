@@ -7,7 +7,7 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { Topics } from '../protocol/topics.js';
 import { decodeMessage } from '../protocol/codec.js';
-import { decodeTrackBatch } from '../protocol/track-codec.js';
+import { LiveFixReader } from './live-fix-reader.js';
 import { Patrol } from '../sim/gnss/patrol.js';
 import { NmeaWriter } from '../sim/gnss/nmea-writer.js';
 import { PtyEndpoint } from '../sim/gnss/port-endpoint.js';
@@ -97,6 +97,7 @@ export async function run(): Promise<BenchRow[]> {
     const seenDevices = new Set<string>();
     const births = new Set<number>();
     let offline = 0;
+    const reader = new LiveFixReader(topics);
     const sub = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
     cleanup.unshift(() => sub.endAsync(true));
     sub.on('message', (topic, payload) => {
@@ -108,19 +109,18 @@ export async function run(): Promise<BenchRow[]> {
         else offline++;
         return;
       }
-      if (where?.kind !== 'device' || where.channel !== 'track') return;
-      const batch = decodeTrackBatch(payload);
-      if (batch.historical) return;
-      seenDevices.add(where.deviceId);
+      const live = reader.read(topic, payload);
+      if (!live) return;
+      seenDevices.add(live.deviceId);
       if (!window) return;
-      const cam = byDevice.get(where.deviceId)!;
-      for (const f of batch.fixes) {
+      const cam = byDevice.get(live.deviceId)!;
+      for (const f of live.fixes) {
         window.fixes++;
         const at = cam.written.get(f.timeMs);
         if (at !== undefined) window.samples.push(now - at);
       }
     });
-    await sub.subscribeAsync([topics.allDevices('track'), topics.allAgents('state')], { qos: 1 });
+    await sub.subscribeAsync([...LiveFixReader.filters(topics), topics.allAgents('state')], { qos: 1 });
 
     // As the shipped systemd unit runs it (deploy/bwc-agent.service): a small young generation.
     const agent = startAgentProcess(configFile, (process.env.BWC_AGENT_NODE_ARGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean));

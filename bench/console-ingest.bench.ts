@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeTrackBatch } from '../protocol/track-codec.js';
 import { Topics } from '../protocol/topics.js';
-import { decodeFleetMessage } from '../console/fleet/fleet-decoder.js';
+import { FleetDecoder } from '../console/fleet/fleet-decoder.js';
 import { FleetState } from '../console/server/fleet-state.js';
 import { SqliteTrackStore } from '../console/store/sqlite-track-store.js';
 import { PostgresTrackStore } from '../console/store/postgres-track-store.js';
@@ -58,11 +58,12 @@ export async function run(): Promise<BenchRow[]> {
       payload: Buffer.from(encodeTrackBatch({ header: { deviceId: f.device, seq: f.seq!, session: 1, sentMs: f.timeMs }, historical: false, fixes: [{ timeMs: f.timeMs + 3_600_000, lat: f.lat, lon: f.lon, mode: 3, speed: 1.4, course: 90, hdop: 0.9 }], seqs: [f.seq!] })),
     }));
     const state = new FleetState();
+    const decoder = new FleetDecoder(topics);
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     let queue: StoredFix[] = [];
     for (const m of wire) {
-      for (const r of decodeFleetMessage(topics, m.topic, m.payload)) {
+      for (const r of decoder.decode(m.topic, m.payload)) {
         const f: StoredFix = { device: String(r.device), timeMs: Date.parse(String(r.time)), lat: Number(r.lat), lon: Number(r.lon), seq: Number(r.seq), hdop: Number(r.hdop) };
         state.fix(f);
         queue.push(f);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { Topics } from '../protocol/topics.js';
-import { decodeTrackBatch } from '../protocol/track-codec.js';
+import { LiveFixReader } from './live-fix-reader.js';
 import { Patrol } from '../sim/gnss/patrol.js';
 import { NmeaWriter } from '../sim/gnss/nmea-writer.js';
 import { PtyEndpoint } from '../sim/gnss/port-endpoint.js';
@@ -81,6 +81,7 @@ export async function run(): Promise<BenchRow[]> {
 
     const topics = new Topics();
     const byDevice = new Map(cams.map((c) => [c.device, c]));
+    const reader = new LiveFixReader(topics);
     let measuring = false;
     const samples: number[] = [];
     let unmatched = 0;
@@ -89,20 +90,18 @@ export async function run(): Promise<BenchRow[]> {
     cleanup.unshift(() => sub.endAsync(true));
     sub.on('message', (topic, payload) => {
       const now = performance.now();
-      const where = topics.parse(topic);
-      if (where?.kind !== 'device' || where.channel !== 'track') return;
-      const batch = decodeTrackBatch(payload);
-      if (batch.historical) return;
-      seenDevices.add(where.deviceId);
+      const live = reader.read(topic, payload);
+      if (!live) return;
+      seenDevices.add(live.deviceId);
       if (!measuring) return;
-      const cam = byDevice.get(where.deviceId)!;
-      for (const f of batch.fixes) {
+      const cam = byDevice.get(live.deviceId)!;
+      for (const f of live.fixes) {
         const at = cam.written.get(f.timeMs);
         if (at === undefined) unmatched++;
         else samples.push(now - at);
       }
     });
-    await sub.subscribeAsync(topics.allDevices('track'), { qos: 1 });
+    await sub.subscribeAsync(LiveFixReader.filters(topics), { qos: 1 });
 
     const agent = startAgentProcess(configFile);
     cleanup.unshift(() => stopChild(agent.child));

@@ -1,14 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '../common/log.js';
 import { GbDevice } from '../agent/gb28181/gb-device.js';
 import type { ChannelSource } from '../agent/gb28181/channel-source.js';
 import { LavfiVideoSource } from '../agent/gb28181/lavfi-video-source.js';
 import { runIfMain, type BenchRow } from './bench-kit.js';
+import { freeUdpPort, GB_DEVICE, GB_SERVER, startSipp } from './sipp-rig.js';
 
 /**
  * GB/T 28181 figures against SIPp as the platform (test/gb28181/sipp/bench-platform.xml):
@@ -18,30 +14,18 @@ import { runIfMain, type BenchRow } from './bench-kit.js';
  *   sent, the ACK and a cold video source (an ffmpeg started for the session) included (goal 300 ms).
  */
 const ROUNDS = 5;
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SERVER = '34020000002000000001';
-const DEVICE = '34020000001180000005';
+const SERVER = GB_SERVER;
+const DEVICE = GB_DEVICE;
 const CHAN = '34020000001310000001';
 
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
-
 async function round(): Promise<{ catalogMs: number; firstRtpMs: number }> {
-  const dir = mkdtempSync(join(tmpdir(), 'bwc-gb-bench-'));
-  const [sipPort, mediaPort, rtpPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
+  const rtpPort = await freeUdpPort();
   const rtp = createSocket('udp4');
   await new Promise<void>((r) => rtp.bind(rtpPort, '127.0.0.1', () => r()));
   rtp.on('message', () => {});
   const keys = { server: SERVER, domain: SERVER.slice(0, 10), devid: DEVICE, chan: CHAN, password: 'bench', rtp1: String(rtpPort), ssrc1: '0100000001', mproto: 'RTP/AVP', setup: 'a=connection:new' };
-  const args = ['-sf', join(repoRoot, 'test', 'gb28181', 'sipp', 'bench-platform.xml'), '-i', '127.0.0.1', '-p', String(sipPort), '-mp', String(mediaPort), '-t', 'u1', '-nostdin'];
-  for (const [k, v] of Object.entries(keys)) args.push('-key', k, v);
-  const sipp = spawn('sipp', args, { cwd: dir, stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 300));
+  const sipp = await startSipp({ scenario: 'bench-platform.xml', keys });
+  const sipPort = sipp.port;
   const now = () => performance.now();
   const fix = { timeMs: Date.now(), lat: 30.06, lon: 121.15, mode: 3 as const };
   const source: ChannelSource = {
@@ -67,9 +51,8 @@ async function round(): Promise<{ catalogMs: number; firstRtpMs: number }> {
     return { catalogMs, firstRtpMs };
   } finally {
     await dev.stop();
-    sipp.kill('SIGTERM');
+    await sipp.stop();
     rtp.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -13,6 +13,7 @@ import { loadAverage } from './agent-rig.js';
  * CPU for one passthrough stream. Typical platforms for comparison: GB/T
  * 28181 live views show video 1-3 s after the request and 1-3 s behind the
  * camera; HLS is 6 s or more behind.
+ * BWC_AGENT_NODE_ARGS adds node flags to the agent (--cpu-prof).
  */
 const FEED_S = 10;
 const KBPS = 1000;
@@ -43,9 +44,11 @@ export async function run(): Promise<BenchRow[]> {
   const owner: Owner = { teardown: (fn) => void cleanups.push(fn) };
   const rows: BenchRow[] = [];
   try {
-    const rig = await SpotRig.start(owner, { cameras: 1, video: { live: { width: 1280, height: 720, fps: 25, kbps: KBPS }, record: false } });
+    // BWC_AGENT_NODE_ARGS adds node flags to the agent (--cpu-prof --cpu-prof-dir=DIR: a profile when it stops).
+    const agentNodeArgs = (process.env.BWC_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const rig = await SpotRig.start(owner, { cameras: 1, video: { live: { width: 1280, height: 720, fps: 25, kbps: KBPS }, record: false }, agentNodeArgs });
     const device = rig.devices[0]!;
-    const pid = (rig.agent as unknown as { child: { pid: number } }).child.pid;
+    const pid = rig.agent.pid!;
     await sleep(3000);
     // The agent's own work while idle (status, fixes), subtracted from the busy figure.
     const idle0 = cpuTicks(pid);

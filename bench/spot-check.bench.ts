@@ -7,14 +7,9 @@ import { SpotRig, type Owner } from '../test/spot-check/spot-rig.js';
 import { runIfMain, type BenchRow } from './bench-kit.js';
 import { loadAverage } from './agent-rig.js';
 import { join } from 'node:path';
-import { tmpdir as tmpdirOf } from 'node:os';
-import { mkdirSync, rmSync } from 'node:fs';
-import { Patrol } from '../sim/gnss/patrol.js';
-import { NmeaWriter } from '../sim/gnss/nmea-writer.js';
-import { PtyEndpoint } from '../sim/gnss/port-endpoint.js';
-import { decodeTrackBatch } from '../protocol/track-codec.js';
-import { consoleCli } from '../test/helpers/paths.js';
-import { runNode } from '../test/spot-check/spot-rig.js';
+import { pct } from './live-fix-probe.js';
+import { LiveFixProbeThread } from './live-fix-probe-thread.js';
+import { clipLoop } from './media-load.js';
 
 /**
  * Spot checks with the real parts: mosquitto, the agent as a process,
@@ -41,48 +36,16 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-}
-
 export async function run(): Promise<BenchRow[]> {
   const cleanups: Array<() => unknown> = [];
   const owner: Owner = { teardown: (fn) => void cleanups.unshift(fn) };
   const rows: BenchRow[] = [];
   try {
     let clipCount = 0;
-    // GNSS receivers fed from here on real ptys, one epoch on each whole second, noting when each
-    // epoch's write completed (as bench/fix-latency.bench.ts): latency = that write → a subscriber has the fix.
-    const latDir = join(tmpdirOf(), `bwc-spot-lat-${process.pid}`);
-    mkdirSync(join(latDir, '.camera-side'), { recursive: true });
-    const receivers = Array.from({ length: RECEIVERS }, (_, i) => {
-      const device = `LAT-${String(i + 1).padStart(4, '0')}`;
-      return { device, endpoint: new PtyEndpoint(join(latDir, `${device}-gnss`), join(latDir, '.camera-side', `${device}-gnss`)), writer: new NmeaWriter({ rateHz: 1, seed: 300 + i }), written: new Map<number, number>() };
-    });
-    for (const r of receivers) await r.endpoint.plug();
-    cleanups.unshift(() => rmSync(latDir, { recursive: true, force: true }));
-    cleanups.unshift(() => Promise.all(receivers.map((r) => r.endpoint.unplug())));
-    const startMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
-    const patrols = receivers.map((_, i) => new Patrol({ seed: 300 + i, rateHz: 1, startMs }));
-    let tickN = 0;
-    let ticking = true;
-    const tick = () => {
-      if (!ticking) return;
-      for (const [i, r] of receivers.entries()) {
-        const fix = patrols[i]!.next();
-        r.endpoint.write(r.writer.epochText(fix.timeMs, fix), () => r.written.set(fix.timeMs, performance.now()));
-      }
-      tickN++;
-      tickTimer = setTimeout(tick, Math.max(0, startMs + tickN * 1000 - Date.now()));
-    };
-    let tickTimer = setTimeout(tick, startMs - Date.now());
-    cleanups.unshift(() => {
-      ticking = false;
-      clearTimeout(tickTimer);
-    });
+    // GNSS receivers fed from a thread of their own on real ptys: live-fix latency from the epoch's write to a subscriber.
+    const probe = await LiveFixProbeThread.start(owner, { count: RECEIVERS, seed: 300 });
     const rig = await SpotRig.start(owner, {
-      extraDevices: receivers.map((r) => ({ id: r.device, gnss: r.endpoint.address })),
+      extraDevices: probe.devices,
       cameras: CAMERAS,
       clipBytes: CLIP_BYTES,
       rateHz: 5,
@@ -92,6 +55,7 @@ export async function run(): Promise<BenchRow[]> {
     });
     const client = await mqtt.connectAsync(rig.broker.url, { protocolVersion: 5, reconnectPeriod: 1000 });
     cleanups.unshift(() => client.endAsync(true));
+    await probe.subscribe(rig.broker.url);
     const link = new CommandLink({ client, topics: new Topics(), privateKey: readPrivateKey(rig.keyFile), role: 'supervisor' });
     const [mounted, pty] = [rig.devices[0]!, rig.devices[1]!];
     // The rig's whole-fleet recorder would receive every media chunk in this process too.
@@ -163,39 +127,15 @@ export async function run(): Promise<BenchRow[]> {
 
     // Live fix latency while clips transfer to a console in another process (so that receiving
     // and hashing them does not delay this process's timestamps), against the same without media.
-    const byDevice = new Map(receivers.map((r) => [r.device, r]));
-    let window: number[] | undefined;
-    client.on('message', (topic, payload) => {
-      const now = performance.now();
-      const m = /\/dev\/(LAT-\d+)\/track$/.exec(topic);
-      if (!m || !window) return;
-      const b = decodeTrackBatch(payload);
-      if (b.historical) return;
-      for (const f of b.fixes) {
-        const at = byDevice.get(m[1]!)?.written.get(f.timeMs);
-        if (at !== undefined) window.push(now - at);
-      }
-    });
-    await client.subscribeAsync('bwc/v1/dev/+/track', { qos: 1 });
+    // The subscriber has read along since the rig started (a compact live form waits for its reference):
+    // the windows start once every receiver's fixes come through on time.
+    await probe.caughtUp(120_000);
     const measure = async (withClips: boolean): Promise<number[]> => {
-      const samples: number[] = [];
-      let stop = false;
-      let runs = 0;
-      const load = withClips
-        ? (async () => {
-            while (!stop) {
-              const r = await runNode(consoleCli, ['spot-check', '--broker', rig.broker.url, '--key', rig.keyFile, '--device', mounted, '--kind', 'clip', '--out', join(rig.dir, 'latency-clips'), '--quiet', '--json']);
-              if (r.code !== 0) throw new Error(`clip during the latency window failed: ${r.stdout}${r.stderr}`);
-              runs++;
-            }
-          })()
-        : sleep(0);
+      const load = withClips ? clipLoop(rig, mounted, join(rig.dir, 'latency-clips')) : undefined;
       await sleep(1500);
-      window = samples;
-      await sleep(LATENCY_WINDOW_S * 1000);
-      window = undefined;
-      stop = true;
-      await load;
+      const { samples, late } = await probe.window(LATENCY_WINDOW_S);
+      if (late) say(`${late} fixes had not arrived 5 s after the window (counted with their wait so far)`);
+      const runs = (await load?.stop()) ?? 0;
       if (withClips) say(`${runs} clips of ${(CLIP_BYTES / 1e6).toFixed(0)} MB fetched by a console process during the window`);
       return samples;
     };

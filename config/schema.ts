@@ -72,6 +72,10 @@ export const MqttSection = Section('The MQTT session: brokers, identity, credent
     description: 'MQTT version tried first; a broker that refuses MQTT 5 is retried with 3.1.1 (4).',
   }),
   keepaliveS: Int('Keepalive, seconds: the broker publishes the last will about 1.5 × this after the agent dies.', 5, 3600, 30),
+  topicAliases: Bool(
+    'MQTT 5 topic aliases for the live-fix topics: after the first publish of a connection each is sent as a 3-byte alias instead of its name, for as many cameras as the broker allows (mosquitto: `max_topic_alias`, 10 by default; raise it to the number of cameras of the gateway). No effect on MQTT 3.1.1.',
+    true,
+  ),
   connectTimeoutMs: Int('Give up a connection attempt (TCP, TLS and CONNACK) after this long, milliseconds.', 1000, 300_000, 15_000),
   username: Type.Optional(Type.String({ minLength: 1, description: 'User name for broker authentication.' })),
   passwordFile: Type.Optional(SecretFile('File holding the broker password (one line; a secret: the file must not be readable by every user).')),
@@ -105,6 +109,13 @@ export const PublishSection = Section('How the buffer drains to the broker after
   historicalBatchSize: Int('Fixes per historical track batch (60 at 1 Hz: a minute per message).', 1, 1000, 60),
   historicalWindow: Int('Historical messages awaiting PUBACK at once: small, so a live fix never queues behind the backlog.', 1, 1000, 8),
   historicalMaxPerS: Int('Most historical messages sent per second while the backlog drains (0: no cap beyond the window).', 0, 100_000, 500),
+  liveForm: Type.Union([Type.Literal('compact'), Type.Literal('track')], {
+    default: 'compact',
+    expect: 'compact or track',
+    description:
+      'How a live fix goes out: `compact` on `dev/{id}/live` (about 20 bytes, protocol/README.md "The live path"), or `track`, a one-fix TrackBatch with its header on `dev/{id}/track` (about 53 bytes), for a platform that does not read the compact form yet. Backlog always goes as TrackBatch on `track/hist`.',
+  }),
+  liveFullEveryS: Int('With `liveForm: compact`: a live fix carries its seq, time and position whole at least this often, so a subscriber that joins or lost its place waits at most this long.', 1, 3600, 60),
   mediaMaxKbps: Int('Cap on snapshot, live-feed and clip bandwidth, kilobits per second (0: no cap). Tracks and events always go first.', 0, 10_000_000, 0),
 });
 

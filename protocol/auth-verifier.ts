@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { bodyAfterHeader, chainNext, chainStart, checkpointSignatureValid, decodeCheckpoint, fixContent, leafOf, type Checkpoint } from './device-auth.js';
 import { decodeHeader } from './codec.js';
 import { decodeTrackBatch } from './track-codec.js';
+import type { LiveFix } from './live-codec.js';
 import { describeError } from '../common/errors.js';
 
 /**
@@ -186,20 +187,27 @@ export class AuthVerifier {
   }
 }
 
+/** The (seq, leaf) of decoded live fixes (`live` messages: protocol/live-codec.ts). */
+export function liveLeaves(fixes: LiveFix[]): { seq: number; leaf: Buffer }[] {
+  return fixes.map((f) => ({ seq: f.seq, leaf: leafOf('fix', fixContent(f.fix, f.seq)) }));
+}
+
 /**
  * The (seq, leaf) of every device message in a received payload, by channel:
- * one per fix of a TrackBatch, one for a status, event or reply. Other
- * channels carry nothing to authenticate.
+ * one per fix of a TrackBatch (live or backlog), one for a status (live or
+ * backlog), event or reply. Other channels carry nothing to authenticate.
  */
 export function messageLeaves(channel: string, payload: Uint8Array): { seq: number; leaf: Buffer }[] {
   if (channel === 'track' || channel === 'track/hist') {
     const b = decodeTrackBatch(payload);
     return b.fixes.map((f, i) => ({ seq: b.seqs[i]!, leaf: leafOf('fix', fixContent(f, b.seqs[i]!)) }));
   }
-  if (channel === 'status' || channel === 'event' || channel === 'reply') {
+  // A backlog status goes out on status/hist; the device signed it as the status it is.
+  const kind = channel === 'status/hist' ? 'status' : channel;
+  if (kind === 'status' || kind === 'event' || kind === 'reply') {
     const h = decodeHeader(payload);
     if (!h) return [];
-    return [{ seq: h.seq, leaf: leafOf(channel, bodyAfterHeader(payload)) }];
+    return [{ seq: h.seq, leaf: leafOf(kind, bodyAfterHeader(payload)) }];
   }
   return [];
 }

@@ -42,7 +42,7 @@ export interface UserRules {
 }
 
 /** Device channels a gateway publishes for each of its cameras (media has a request level). */
-const DEVICE_OUT = ['track', 'track/hist', 'status', 'status/hist', 'event', 'reply', 'auth'] as const;
+const DEVICE_OUT = ['live', 'track', 'track/hist', 'status', 'status/hist', 'event', 'reply', 'auth'] as const;
 
 export class PolicyError extends Error {}
 

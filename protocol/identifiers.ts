@@ -80,3 +80,21 @@ export function textProblem(text: unknown, maxChars: number): string | undefined
   if (text.includes('\ufffd')) return 'contains U+FFFD: it was not valid UTF-8 (or GBK) where it came from';
   return undefined;
 }
+
+/**
+ * `text` as it may be shown when it broke the rules of textProblem: every
+ * control, bidi and invisible character and every lone surrogate written out
+ * as `<U+202E>`, so that a console shows what the text really holds instead
+ * of what it was made to look like; a text of nothing visible becomes
+ * `<empty>`. Valid text comes back unchanged.
+ */
+export function visibleText(text: string): string {
+  if (textProblem(text, Number.MAX_SAFE_INTEGER) === undefined) return text;
+  let out = '';
+  for (const c of text) {
+    const cp = c.codePointAt(0)!;
+    const hidden = isControl(c) || BIDI_CONTROL.test(c) || LONE_SURROGATE.test(c) || (c !== ' ' && new RegExp(INVISIBLE.source, 'u').test(c));
+    out += hidden ? `<U+${cp.toString(16).toUpperCase().padStart(4, '0')}>` : c;
+  }
+  return out.trim().length === 0 ? '<empty>' : out;
+}

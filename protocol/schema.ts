@@ -32,8 +32,16 @@ export function schemaRoot(): protobuf.Root {
   return r;
 }
 
+const types = new Map<string, protobuf.Type>();
+
+/** A message type of bwc.v1 by its short name (looked up once: every encode and decode asks). */
 export function messageType(name: string): protobuf.Type {
-  return schemaRoot().lookupType(`bwc.v1.${name}`);
+  let type = types.get(name);
+  if (!type) {
+    type = schemaRoot().lookupType(`bwc.v1.${name}`);
+    types.set(name, type);
+  }
+  return type;
 }
 
 export function enumType(name: string): protobuf.Enum {

@@ -6,7 +6,8 @@ import { idProblem, SAFE_ID_RULE } from './identifiers.js';
  *   {prefix}/agent/{agentId}/state            retained AgentState, birth + last will
  *   {prefix}/agent/{agentId}/reply            replies to agent commands
  *   {prefix}/agent/{agentId}/audit            retained AuditAnchor: the signed head of the agent's audit log
- *   {prefix}/dev/{deviceId}/track             live TrackBatch
+ *   {prefix}/dev/{deviceId}/live              live fix, compact live form (protocol/live-codec.ts)
+ *   {prefix}/dev/{deviceId}/track             live TrackBatch (the older live form, `mqtt.liveForm: track`)
  *   {prefix}/dev/{deviceId}/track/hist        historical TrackBatch (backlog replay)
  *   {prefix}/dev/{deviceId}/status            retained Status (live)
  *   {prefix}/dev/{deviceId}/status/hist       Status from the backlog, not retained
@@ -23,7 +24,7 @@ import { idProblem, SAFE_ID_RULE } from './identifiers.js';
  */
 export const DEFAULT_PREFIX = 'bwc/v1';
 
-export type DeviceChannel = 'track' | 'track/hist' | 'status' | 'status/hist' | 'event' | 'cmd' | 'reply' | 'media' | 'auth';
+export type DeviceChannel = 'live' | 'track' | 'track/hist' | 'status' | 'status/hist' | 'event' | 'cmd' | 'reply' | 'media' | 'auth';
 /** Agents take commands only per device (dev/{id}/cmd): there is no agent command topic. */
 export type AgentChannel = 'state' | 'reply' | 'audit';
 
@@ -91,7 +92,7 @@ export class Topics {
     if (rest[0] === 'dev' && rest.length >= 3) {
       const deviceId = rest[1]!;
       const tail = rest.slice(2).join('/');
-      if (tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'status/hist' || tail === 'event' || tail === 'cmd' || tail === 'reply' || tail === 'auth') {
+      if (tail === 'live' || tail === 'track' || tail === 'track/hist' || tail === 'status' || tail === 'status/hist' || tail === 'event' || tail === 'cmd' || tail === 'reply' || tail === 'auth') {
         return { kind: 'device', deviceId, channel: tail };
       }
       if (rest[2] === 'media' && rest.length === 4) return { kind: 'device', deviceId, channel: 'media', requestId: rest[3]! };

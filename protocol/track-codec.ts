@@ -37,13 +37,13 @@ export interface TrackBatchBody {
 export const MAX_FIXES = 100_000;
 
 export const LATLON_PER_DEGREE = 2e6;
-const ALT_PER_M = 100;
-const SPEED_PER_MPS = 20;
-const COURSE_PER_DEGREE = 10;
-const COURSE_MODULUS = 360 * COURSE_PER_DEGREE;
-const HDOP_UNIT = 100;
+export const ALT_PER_M = 100;
+export const SPEED_PER_MPS = 20;
+export const COURSE_PER_DEGREE = 10;
+export const COURSE_MODULUS = 360 * COURSE_PER_DEGREE;
+export const HDOP_UNIT = 100;
 /** Fix times: 1970 to the end of year 9999, the range of ISO 8601 times with a 4-digit year. */
-const MAX_TIME_MS = 253402300799999;
+export const MAX_TIME_MS = 253402300799999;
 
 /** The optional columns, in wire order; their bit in the column mask is 1 << (index + 1) (bit 0: seq). */
 const OPTIONAL = [
@@ -142,7 +142,8 @@ export function encodeTrackFixes(fixes: Fix[], seqs: number[], sentMs: number): 
   return w.finish();
 }
 
-function checkFix(f: Fix, i: number): void {
+/** Refuses a fix the compact formats cannot carry: BwcError('BAD_FIX', 'fix i: …'). */
+export function checkFix(f: Fix, i: number): void {
   const bad = (why: string) => new BwcError('BAD_FIX', `fix ${i}: ${why}`);
   if (f === null || typeof f !== 'object') throw bad('not a fix object');
   if (!Number.isInteger(f.timeMs) || f.timeMs < 0 || f.timeMs > MAX_TIME_MS) throw bad(`timeMs must be whole milliseconds from 1970 to 9999, got ${f.timeMs}`);

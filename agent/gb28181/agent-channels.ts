@@ -5,6 +5,8 @@ import type { DeviceConfig } from '../../config/schema.js';
 import type { DeviceRuntime } from '../device-runtime.js';
 import type { ChannelSource, GbChannel } from './channel-source.js';
 import { CameraVideoSource } from './camera-video-source.js';
+import type { FootageAccess } from '../media/footage-access.js';
+import { isBwcError } from '../../common/errors.js';
 
 /**
  * The agent's cameras as GB/T 28181 channels: configured cameras with the
@@ -18,7 +20,13 @@ export class AgentChannels implements ChannelSource {
   private readonly videos = new Map<string, { camera: unknown; source: VideoSource }>();
 
   constructor(
-    private readonly o: { gbDeviceId: string; configured: readonly DeviceConfig[]; devices: () => Map<string, DeviceRuntime> },
+    private readonly o: {
+      gbDeviceId: string;
+      configured: readonly DeviceConfig[];
+      devices: () => Map<string, DeviceRuntime>;
+      /** Recordings from a mounted footage folder when there is one, else over the control channel (as clip fetches). */
+      footage?: FootageAccess;
+    },
   ) {
     const taken = new Set(o.configured.map((d) => d.channelId).filter((c): c is string => !!c));
     o.configured.forEach((d, i) => {
@@ -53,7 +61,21 @@ export class AgentChannels implements ChannelSource {
 
   async recordings(deviceId: string, range: { fromMs: number; toMs: number }): Promise<RecordingInfo[]> {
     const camera = this.o.devices().get(deviceId)?.camera;
-    return camera ? camera.listRecordings(range) : [];
+    if (!this.o.footage) return camera ? camera.listRecordings(range) : [];
+    try {
+      return await (await this.o.footage.choose(deviceId, camera)).source.listRecordings(range);
+    } catch (err) {
+      // Neither a footage folder nor a control channel: no recordings to list.
+      if (isBwcError(err) && err.code === 'DEVICE_OFFLINE') return [];
+      throw err;
+    }
+  }
+
+  async readRecording(deviceId: string, recordingId: string, offset: number, length: number): Promise<Buffer> {
+    const camera = this.o.devices().get(deviceId)?.camera;
+    if (this.o.footage) return (await this.o.footage.choose(deviceId, camera)).source.readClip(recordingId, offset, length);
+    if (!camera) throw new Error(`the control channel of ${deviceId} is not connected`);
+    return camera.readClip(recordingId, offset, length);
   }
 
   onSos(cb: (deviceId: string) => void): () => void {

@@ -26,6 +26,8 @@ export interface GbChannel {
 export interface ChannelSource {
   channels(): GbChannel[];
   recordings(deviceId: string, range: { fromMs: number; toMs: number }): Promise<RecordingInfo[]>;
+  /** Bytes of a recording (for Playback and Download); shorter only at its end. Without it recordings are listed, not played. */
+  readRecording?(deviceId: string, recordingId: string, offset: number, length: number): Promise<Buffer>;
   /** Calls back on every SOS of a camera; returns the unsubscribe. */
   onSos(cb: (deviceId: string) => void): () => void;
 }

@@ -31,7 +31,7 @@ export interface GbDeviceOptions {
   retryMs?: number;
   /** The video of a camera for live sessions; without it every INVITE is refused (488). */
   videoFor?: (deviceId: string) => VideoSource | undefined;
-  /** Live sessions at once, all channels together. */
+  /** Media sessions at once (live, playback, download), all channels together. */
   maxLiveSessions?: number;
   /** Frame rate and bitrate asked of the camera for live sessions. */
   liveFps?: number;
@@ -94,6 +94,7 @@ export class GbDevice extends EventEmitter {
         localHost: o.localHost,
         advertisedHost: () => this.transport.advertisedHost,
         maxSessions: o.maxLiveSessions ?? 8,
+        sn: () => this.sn(),
         log: o.log,
         onFirstPacket: (channelId, ms) => this.emit('first-rtp', channelId, ms),
       });

@@ -7,8 +7,9 @@
  */
 
 const PES_MAX = 65_535;
-/** Bytes after PES_packet_length that are not payload: flags (2) + header length (1) + PTS (5). */
+/** Bytes after PES_packet_length that are not payload: flags (2) + header length (1) + PTS (5) [+ DTS (5)]. */
 const PES_HEAD_WITH_PTS = 3 + 5;
+const PES_HEAD_WITH_DTS = 3 + 10;
 const PES_HEAD_PLAIN = 3;
 /** mux_rate in units of 50 bytes/s: 5 Mbit/s, an upper bound for a body camera stream. */
 const MUX_RATE = Math.round(5_000_000 / 8 / 50);
@@ -19,17 +20,20 @@ export interface PsUnit {
   keyframe: boolean;
   /** 90 kHz presentation time (wraps at 2^33). */
   pts90k: number;
+  /** 90 kHz decode time, when it differs from the presentation time (recordings with B-frames); also the pack's SCR. */
+  dts90k?: number;
 }
 
 export function muxPs(u: PsUnit): Buffer {
-  const parts: Buffer[] = [packHeader(u.pts90k)];
+  const dts = u.dts90k !== undefined && u.dts90k !== u.pts90k ? u.dts90k : undefined;
+  const parts: Buffer[] = [packHeader(dts ?? u.pts90k)];
   if (u.keyframe) parts.push(SYSTEM_HEADER, PSM);
   let off = 0;
   let first = true;
   do {
-    const room = PES_MAX - (first ? PES_HEAD_WITH_PTS : PES_HEAD_PLAIN);
+    const room = PES_MAX - (first ? (dts !== undefined ? PES_HEAD_WITH_DTS : PES_HEAD_WITH_PTS) : PES_HEAD_PLAIN);
     const n = Math.min(room, u.data.length - off);
-    parts.push(pesHeader(n, first ? u.pts90k : undefined, first), u.data.subarray(off, off + n));
+    parts.push(pesHeader(n, first ? u.pts90k : undefined, first, first ? dts : undefined), u.data.subarray(off, off + n));
     off += n;
     first = false;
   } while (off < u.data.length);
@@ -67,14 +71,16 @@ function ptsBytes(prefix: number, pts90k: number): Buffer {
   ]);
 }
 
-function pesHeader(payload: number, pts90k: number | undefined, aligned: boolean): Buffer {
+function pesHeader(payload: number, pts90k: number | undefined, aligned: boolean, dts90k?: number): Buffer {
   const withPts = pts90k !== undefined;
+  const withDts = withPts && dts90k !== undefined;
   const h = Buffer.alloc(9);
   h.writeUInt32BE(0x000001e0, 0);
-  h.writeUInt16BE(payload + (withPts ? PES_HEAD_WITH_PTS : PES_HEAD_PLAIN), 4);
+  h.writeUInt16BE(payload + (withDts ? PES_HEAD_WITH_DTS : withPts ? PES_HEAD_WITH_PTS : PES_HEAD_PLAIN), 4);
   h[6] = 0x80 | (aligned ? 0x04 : 0); // '10', data_alignment_indicator on the unit's first PES
-  h[7] = withPts ? 0x80 : 0x00;
-  h[8] = withPts ? 5 : 0;
+  h[7] = withDts ? 0xc0 : withPts ? 0x80 : 0x00;
+  h[8] = withDts ? 10 : withPts ? 5 : 0;
+  if (withDts) return Buffer.concat([h, ptsBytes(0x3, pts90k), ptsBytes(0x1, dts90k)]);
   return withPts ? Buffer.concat([h, ptsBytes(0x2, pts90k)]) : h;
 }
 

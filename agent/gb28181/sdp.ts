@@ -57,7 +57,7 @@ export function parseOffer(text: string): GbOffer {
   };
 }
 
-export function answerSdp(o: { deviceId: string; host: string; port: number; offer: GbOffer }): string {
+export function answerSdp(o: { deviceId: string; host: string; port: number; offer: GbOffer; extra?: string[] }): string {
   const tcp = o.offer.transport === 'TCP';
   const lines = [
     'v=0',
@@ -70,6 +70,7 @@ export function answerSdp(o: { deviceId: string; host: string; port: number; off
     'a=rtpmap:96 PS/90000',
   ];
   if (tcp) lines.push(`a=setup:${o.offer.setup === 'passive' ? 'active' : 'passive'}`, 'a=connection:new');
+  if (o.extra) lines.push(...o.extra);
   lines.push(`y=${o.offer.ssrc}`, 'f=v/2/////a///');
   return lines.join('\r\n') + '\r\n';
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { createHash } from 'node:crypto';
-import { encodeMessage } from '../../protocol/codec.js';
+import * as crypto from 'node:crypto';
+import { encodeMediaChunk } from '../../protocol/media-chunk-codec.js';
 import { inspectUnit } from '../../drivers/video/annexb.js';
 import { parseSps } from '../../drivers/video/sps.js';
 import type { AccessUnit, VideoFormat } from '../../drivers/video/video-source.js';
@@ -47,6 +47,10 @@ export interface LiveVideoSummary {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One-shot SHA-256 (crypto.hash from Node 20.12: no Hash object per unit), else createHash. */
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+const sha256 = (data: Buffer): Buffer => (oneShot ? oneShot('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest());
 
 /**
  * Sends one live H.264 feed as MediaChunk messages at QoS 0 (protocol/README.md,
@@ -176,15 +180,14 @@ export class LiveVideoSender {
 
   private async loop(): Promise<void> {
     const link = this.o.media.link;
+    const topic = link.topics.media(this.o.deviceId, this.o.requestId);
     const socketBytes = this.o.socketBytes ?? 32 * 1024;
     while (!this.closed) {
       this.trimQueue();
       const q = this.queue.shift();
       if (!q) {
-        await new Promise<void>((r) => {
-          this.wake = r;
-          setTimeout(r, 100);
-        });
+        // push() and close() wake the loop.
+        await new Promise<void>((r) => (this.wake = r));
         this.wake = undefined;
         continue;
       }
@@ -198,18 +201,17 @@ export class LiveVideoSender {
         if (this.closed) return;
         const data = q.u.data.subarray(offset, offset + MAX_CHUNK_BYTES);
         const last = offset + data.length >= q.u.data.length;
-        const payload = encodeMessage(
-          'MediaChunk',
+        const payload = encodeMediaChunk(
           { deviceId: this.o.deviceId, seq: ++this.o.media.seq, session: link.session.up?.session ?? 0, sentMs: Date.now() },
           {
             requestId: this.o.requestId, index, offset, last, contentType: 'video/h264', data, totalSize: q.u.data.length,
             objectId: 'live', frame: q.u.index, timeMs: q.u.captureMs, keyframe: q.u.keyframe, codec: q.format.codec,
             width: q.format.width, height: q.format.height, ptsUs: q.u.ptsUs, fps: this.o.fps, gop: q.gop,
-            ...(last ? { sha256: createHash('sha256').update(q.u.data).digest() } : {}),
+            ...(last ? { sha256: sha256(q.u.data) } : {}),
           },
         );
         try {
-          await link.session.publish(link.topics.media(this.o.deviceId, this.o.requestId), payload, { qos: 0 });
+          await link.session.publish(topic, payload, { qos: 0 });
         } catch {
           ok = false;
           break;

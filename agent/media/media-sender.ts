@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { encodeMessage } from '../../protocol/codec.js';
+import { encodeMediaChunk } from '../../protocol/media-chunk-codec.js';
 import { BwcError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 import type { MqttSession } from '../mqtt/mqtt-session.js';
@@ -115,8 +115,7 @@ export class MediaSender {
       if (last) digest = hash ? hash.digest() : obj.sha256!;
       const wait = obj.prepaid ? 0 : this.bucket.take(length);
       if (wait > 0) await sleep(wait);
-      const payload = encodeMessage(
-        'MediaChunk',
+      const payload = encodeMediaChunk(
         { deviceId: obj.deviceId, seq: ++this.seq, session: this.o.session.up?.session ?? 0, sentMs: Date.now() },
         {
           requestId: obj.requestId,

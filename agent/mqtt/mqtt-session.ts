@@ -32,13 +32,14 @@ export interface MqttSessionOptions {
   will: (session: number) => WillMessage;
   log: Logger;
   /**
-   * MQTT 5 topic aliases (MQTT.js autoAssignTopicAlias): the broker's CONNACK
-   * says how many it keeps (mosquitto: 10); a topic gets an alias on its first
-   * publish and is then sent as an empty name plus the 3-byte alias property.
-   * Off in the agent for now: with more topics than the broker's maximum
-   * (4 cameras: 13 topics) the end-to-end outage test stopped getting live
-   * fixes through mosquitto 2.0.11, so the least-recently-used reassignment
-   * is not to be trusted yet. bench/live-path measures it.
+   * MQTT 5 topic aliases for the topics published with `{ alias: true }` (the
+   * live fixes): each gets an alias of its own on its first publish of a
+   * connection, while the broker's CONNACK maximum allows (mosquitto:
+   * `max_topic_alias`, 10 by default), and is then sent as an empty name plus
+   * the 3-byte alias property (MQTT.js autoUseTopicAlias). Aliases are never
+   * reassigned: MQTT.js's least-recently-used reassignment (autoAssignTopicAlias)
+   * lost live fixes through mosquitto 2.0.11 with more topics than the maximum.
+   * Topics past the maximum, and every topic on MQTT 3.1.1, go out whole.
    */
   topicAliases?: boolean;
   /** Called each time an established connection is lost (metrics). */
@@ -70,6 +71,9 @@ export class MqttSession extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private subscriptions: string[] = [];
   private current: SessionUp | undefined;
+  /** Topic aliases given out on the current connection, and the broker's maximum for it. */
+  private aliases = new Map<string, number>();
+  private aliasMax = 0;
   reconnects = 0;
 
   constructor(private readonly opts: MqttSessionOptions) {
@@ -96,15 +100,35 @@ export class MqttSession extends EventEmitter {
     if (this.connected) this.client!.subscribe(filters, { qos: 1 });
   }
 
-  /** Resolves on PUBACK (QoS 1) or when written (QoS 0); rejects when the link drops first. */
-  publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean }): Promise<void> {
+  /**
+   * Resolves on PUBACK (QoS 1) or when written (QoS 0); rejects when the link
+   * drops first. `alias`: a hot topic worth a topic alias (see topicAliases).
+   */
+  publish(topic: string, payload: Uint8Array, opts: { qos: 0 | 1; retain?: boolean; alias?: boolean }): Promise<void> {
     const client = this.client;
     if (!client || !this.connected) return Promise.reject(new Error('not connected'));
+    const properties = opts.alias ? this.aliasToRegister(topic) : undefined;
     return new Promise((resolve, reject) => {
-      client.publish(topic, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), { qos: opts.qos, retain: opts.retain ?? false }, (err) =>
-        err ? reject(err) : resolve(),
+      client.publish(
+        topic,
+        Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        { qos: opts.qos, retain: opts.retain ?? false, ...(properties ? { properties } : {}) },
+        (err) => (err ? reject(err) : resolve()),
       );
     });
+  }
+
+  /** The alias property for a topic's first aliased publish on this connection; MQTT.js uses it by itself afterwards. */
+  private aliasToRegister(topic: string): { topicAlias: number } | undefined {
+    if (this.aliases.has(topic) || this.aliases.size >= this.aliasMax) return undefined;
+    const alias = this.aliases.size + 1;
+    this.aliases.set(topic, alias);
+    return { topicAlias: alias };
+  }
+
+  /** Topics sent by alias on this connection (for metrics and tests). */
+  get aliasedTopics(): number {
+    return this.aliases.size;
   }
 
   /** Bytes queued in the socket but not yet sent: the publisher throttles on it. */
@@ -159,7 +183,7 @@ export class MqttSession extends EventEmitter {
       // packet ids on the first write: 6 MB of heap, kept for the process's life
       // (a tenth of a handheld's budget), to save one tiny allocation a publish.
       writeCache: false,
-      ...(version === 5 && this.opts.topicAliases ? { autoAssignTopicAlias: true } : {}),
+      ...(version === 5 && this.opts.topicAliases ? { autoUseTopicAlias: true } : {}),
       will: { topic: will.topic, payload: will.payload, qos: 1, retain: true },
       username: this.opts.username,
       password: this.opts.password,
@@ -205,7 +229,9 @@ export class MqttSession extends EventEmitter {
       this.timer = setTimeout(() => this.attempt(), delay);
     };
 
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
+      this.aliases = new Map();
+      this.aliasMax = version === 5 && this.opts.topicAliases ? Math.min(0xffff, connack.properties?.topicAliasMaximum ?? 0) : 0;
       // MQTT packets are small and each is awaited (PUBACK): Nagle would
       // hold a publish behind the previous one's ACK. TLS sockets have it too.
       (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);

@@ -1,5 +1,6 @@
 import { decodeMessage } from '../../protocol/codec.js';
 import { decodeTrackBatch } from '../../protocol/track-codec.js';
+import { LiveReferences, type LiveFix } from '../../protocol/live-codec.js';
 import { enumType } from '../../protocol/schema.js';
 import { fixToJson } from '../../protocol/fix.js';
 import type { Topics } from '../../protocol/topics.js';
@@ -18,7 +19,27 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' ? v : v === undefined || v === null ? undefined : Number(v);
 }
 
-export function decodeFleetMessage(topics: Topics, topic: string, payload: Buffer): FleetRecord[] {
+/**
+ * Decodes what a fleet subscriber receives. Stateful because of the compact
+ * live form: a compact live fix is placed against the last live fix of its
+ * device (protocol/live-codec.ts), so one decoder must see a subscriber's
+ * messages in the order they came. Compact fixes that came before any full
+ * one wait inside it and come out with the next full form.
+ */
+export class FleetDecoder {
+  readonly live = new LiveReferences();
+  /** The live fixes of the last `decode` (for the authenticity check of `live` messages). */
+  lastLiveFixes: LiveFix[] = [];
+
+  constructor(private readonly topics: Topics) {}
+
+  decode(topic: string, payload: Buffer, receivedMs = Date.now()): FleetRecord[] {
+    this.lastLiveFixes = [];
+    return decodeFleetMessage(this.topics, topic, payload, this, receivedMs);
+  }
+}
+
+function decodeFleetMessage(topics: Topics, topic: string, payload: Buffer, state: FleetDecoder, receivedMs: number): FleetRecord[] {
   const where = topics.parse(topic);
   if (!where) return [];
   try {
@@ -29,6 +50,11 @@ export function decodeFleetMessage(topics: Topics, topic: string, payload: Buffe
     }
     const device = where.deviceId;
     switch (where.channel) {
+      case 'live': {
+        const fixes = state.live.decode(device, payload, receivedMs);
+        state.lastLiveFixes = fixes;
+        return fixes.map((f) => ({ type: 'fix', ...fixToJson(f.fix, { device, seq: f.seq, historical: false }) }));
+      }
       case 'track':
       case 'track/hist': {
         const b = decodeTrackBatch(payload);

@@ -1,7 +1,8 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuthVerifier, messageLeaves, type CheckpointResult, type MessageVerdict } from '../../protocol/auth-verifier.js';
+import { AuthVerifier, liveLeaves, messageLeaves, type CheckpointResult, type MessageVerdict } from '../../protocol/auth-verifier.js';
+import type { LiveFix } from '../../protocol/live-codec.js';
 import { describeError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 import type { FleetRecord } from './fleet-decoder.js';
@@ -41,8 +42,12 @@ export class WatchAuth {
     return this.keys.get(deviceId);
   }
 
-  /** Verdict per seq of the message's device records; prints checkpoint outcomes. */
-  onMessage(where: Where, payload: Buffer, retained: boolean, print: (r: FleetRecord) => void): Map<number, MessageVerdict> {
+  /**
+   * Verdict per seq of the message's device records; prints checkpoint
+   * outcomes. A `live` message's fixes come decoded (`liveFixes`): a compact
+   * live fix cannot be read without its device's reference.
+   */
+  onMessage(where: Where, payload: Buffer, retained: boolean, print: (r: FleetRecord) => void, liveFixes: LiveFix[] = []): Map<number, MessageVerdict> {
     const verdicts = new Map<number, MessageVerdict>();
     if (!where || where.kind !== 'device') return verdicts;
     if (where.channel === 'auth') {
@@ -52,7 +57,7 @@ export class WatchAuth {
     if (retained) return verdicts;
     let leaves: { seq: number; leaf: Buffer }[];
     try {
-      leaves = messageLeaves(where.channel, payload);
+      leaves = where.channel === 'live' ? liveLeaves(liveFixes) : messageLeaves(where.channel, payload);
     } catch (err) {
       void describeError(err); // the decoder prints the error record for this payload
       return verdicts;

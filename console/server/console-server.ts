@@ -43,6 +43,7 @@ export class ConsoleServer {
     readonly links: CommandLinks,
     readonly state: FleetState,
     readonly audit: ConsoleAudit,
+    readonly live: LiveRelay,
   ) {}
 
   static async start(o: ConsoleServerOptions): Promise<ConsoleServer> {
@@ -66,15 +67,23 @@ export class ConsoleServer {
     const auth = new Auth({ accounts: Accounts.load(o.dataDir), proxyFrom: o.proxyFrom ?? ['127.0.0.1', '::1', '::ffff:127.0.0.1'], ...(o.proxyUserHeader ? { proxyUserHeader: o.proxyUserHeader } : {}), ...(o.proxyRoleHeader ? { proxyRoleHeader: o.proxyRoleHeader } : {}) });
     const map: MapSettings = { tiles: o.map?.tiles ?? '', crs: o.map?.crs ?? 'wgs84', trailMinutes: o.map?.trailMinutes ?? 10 };
     const app = await buildWebServer({ auth, audit, state, store, links, spot, live, map, ...(o.tilesDir ? { tilesDir: o.tilesDir } : {}) });
-    await app.listen({ host: o.host, port: o.port });
+    try {
+      await app.listen({ host: o.host, port: o.port });
+    } catch (err) {
+      // The port is taken (a caller may try another): what was started goes, or its timers
+      // and broker connection would keep the process alive.
+      await new ConsoleServer('', app, feed, store, links, state, audit, live).stop();
+      throw err;
+    }
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : o.port;
     const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-    return new ConsoleServer(`http://${host}:${port}/`, app, feed, store, links, state, audit);
+    return new ConsoleServer(`http://${host}:${port}/`, app, feed, store, links, state, audit, live);
   }
 
   async stop(): Promise<void> {
     await this.app.close();
+    await this.live.close();
     await this.links.close();
     await this.feed.stop();
     await this.store.close();

@@ -4,7 +4,7 @@ import type { MqttClient } from 'mqtt';
 import { describeError } from '../../common/errors.js';
 import type { Topics } from '../../protocol/topics.js';
 import { connectConsole } from '../fleet/broker-connect.js';
-import { decodeFleetMessage } from '../fleet/fleet-decoder.js';
+import { FleetDecoder } from '../fleet/fleet-decoder.js';
 import type { StoredFix, TrackStore } from '../store/track-store.js';
 import type { FleetState } from './fleet-state.js';
 
@@ -42,7 +42,11 @@ export class FleetFeed {
   received = 0;
   stored = 0;
 
-  constructor(private readonly o: FleetFeedOptions) {}
+  private readonly decoder: FleetDecoder;
+
+  constructor(private readonly o: FleetFeedOptions) {
+    this.decoder = new FleetDecoder(o.topics);
+  }
 
   async start(): Promise<void> {
     const t = this.o.topics;
@@ -53,6 +57,7 @@ export class FleetFeed {
     client.on('error', (err) => this.o.warn?.(`broker: ${describeError(err)}`));
     const share = (f: string) => (this.o.group ? t.shared(this.o.group, f) : f);
     await client.subscribeAsync({
+      [share(t.allDevices('live'))]: { qos: 1 },
       [share(t.allDevices('track'))]: { qos: 1 },
       [share(t.allDevices('track/hist'))]: { qos: 1 },
       [t.allDevices('status')]: { qos: 1 },
@@ -64,7 +69,7 @@ export class FleetFeed {
 
   private onMessage(topic: string, payload: Buffer): void {
     const now = Date.now();
-    for (const r of decodeFleetMessage(this.o.topics, topic, payload)) {
+    for (const r of this.decoder.decode(topic, payload, now)) {
       if (r.type === 'fix') {
         const f: StoredFix = { device: String(r.device), timeMs: Date.parse(String(r.time)), lat: Number(r.lat), lon: Number(r.lon) };
         for (const k of ['seq', 'alt', 'speed', 'course', 'hdop', 'sats'] as const) if (typeof r[k] === 'number') f[k] = r[k] as number;

@@ -1,37 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FleetRecord } from '../fleet/fleet-decoder.js';
 import { accuracyM, type StoredFix } from '../store/track-store.js';
+import type { Alarm, DeviceView } from '../fleet/fleet-view.js';
 
 /** Events that raise an alarm banner, by the decoder's event names. */
 export const ALARM_EVENTS = ['sos', 'low_battery', 'storage_full', 'tamper', 'camera_disconnected'] as const;
 
-export interface DeviceView {
-  device: string;
-  online: boolean;
-  /** recording, pre_record, off */
-  recording: string;
-  battery?: number;
-  charging?: boolean;
-  storageFree?: number;
-  storageTotal?: number;
-  gnss?: { mode: number; hdop: number; used: number };
-  officer?: { number: string; name: string; unit: string; unitName: string };
-  serial?: string;
-  model?: string;
-  agent?: string;
-  /** Unix ms of the last message from the device. */
-  lastSeenMs: number;
-  fix?: { timeMs: number; lat: number; lon: number; accM?: number; speed?: number; course?: number };
-}
-
-export interface Alarm {
-  id: string;
-  device: string;
-  event: string;
-  timeMs: number;
-  detail?: string;
-  ack?: { by: string; atMs: number };
-}
+export type { Alarm, DeviceView } from '../fleet/fleet-view.js';
 
 /**
  * What the console knows of the fleet now: each device's status and newest

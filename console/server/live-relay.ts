@@ -1,25 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandRole } from '../../protocol/command-signing.js';
+import type { FrameHeader } from '../fleet/live-frame.js';
 import type { CommandLink, CommandRequest, MediaChunkMessage } from '../spot-check/command-link.js';
 import { ObjectAssembler } from '../spot-check/media-assembly.js';
 import type { ConsoleAudit } from './console-audit.js';
 import type { CommandLinks } from './spot-service.js';
-
-/** What the browser gets with each frame (the frame's bytes follow it). */
-export interface FrameHeader {
-  type: 'frame';
-  live: string;
-  device: string;
-  frame: number;
-  contentType: string;
-  timeMs: number;
-  keyframe?: boolean;
-  codec?: string;
-  ptsUs?: number;
-  width?: number;
-  height?: number;
-  sha256Ok: boolean;
-}
 
 export interface LiveSession {
   id: string;
@@ -32,15 +17,9 @@ export interface LiveSession {
   ended?: string;
 }
 
-/** One binary WebSocket message: 4-byte big-endian header length, the JSON header, the frame. */
-export function frameMessage(h: FrameHeader, data: Uint8Array): Buffer {
-  const head = Buffer.from(JSON.stringify(h));
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(head.length);
-  return Buffer.concat([len, head, data]);
-}
-
 type Sink = { frame(h: FrameHeader, data: Uint8Array): void; ended(id: string, why: string): void };
+
+type Session = LiveSession & { req?: CommandRequest; link?: CommandLink; keepalive?: NodeJS.Timeout; done: AbortController; sink: Sink };
 
 /**
  * Live views in the browser: the server asks the camera for a live feed
@@ -49,17 +28,18 @@ type Sink = { frame(h: FrameHeader, data: Uint8Array): void; ended(id: string, w
  * socket. Start and end are audited with the user, the frames and the time.
  */
 export class LiveRelay {
-  readonly sessions = new Map<string, LiveSession & { req?: CommandRequest; link?: CommandLink; keepalive?: NodeJS.Timeout }>();
+  readonly sessions = new Map<string, Session>();
 
   constructor(private readonly links: CommandLinks, private readonly audit: ConsoleAudit, private readonly keepaliveS = 5) {}
 
   async start(user: string, role: CommandRole, device: string, durationS: number, sink: Sink): Promise<LiveSession> {
     const link = await this.links.link(role);
-    const s: LiveSession & { req?: CommandRequest; link?: CommandLink; keepalive?: NodeJS.Timeout } = { id: randomUUID(), device, user, role, startedMs: Date.now(), frames: 0, bytes: 0, link };
+    const s: Session = { id: randomUUID(), device, user, role, startedMs: Date.now(), frames: 0, bytes: 0, link, done: new AbortController(), sink };
     this.sessions.set(s.id, s);
     this.audit.record({ user, role, action: 'live.start', device, live: s.id, keyId: link.keyId, durationS });
     const units = new Map<number, ObjectAssembler>();
     const onChunk = (c: MediaChunkMessage & Record<string, unknown>) => {
+      if (s.ended) return;
       let asm = units.get(c.frame);
       if (!asm) units.set(c.frame, (asm = new ObjectAssembler()));
       let obj;
@@ -84,13 +64,20 @@ export class LiveRelay {
     try {
       s.req = await link.command(device, 'liveFeed', { fps: 5, quality: 60, durationS, maxBitrateKbps: 0 }, { media: true, onChunk: onChunk as (c: MediaChunkMessage) => void });
     } catch (err) {
-      this.end(s.id, `refused: ${(err as Error).message}`);
-      sink.ended(s.id, (err as Error).message);
+      this.end(s.id, `refused: ${(err as Error).message}`, (err as Error).message);
       throw err;
     }
+    if (s.ended) {
+      // Stopped while the camera was still accepting: it is told now.
+      void this.cancel(s);
+      void link.close(s.req);
+      return s;
+    }
     s.keepalive = setInterval(() => void link.fire(device, 'viewerKeepalive', { commandId: s.req!.commandId }).catch(() => undefined), this.keepaliveS * 1000);
-    void s.req.waitFor(['done', 'failed'], (durationS + 60) * 1000).then((fin) => {
-      if (this.end(s.id, fin ? `${fin.status}: ${fin.reason || fin.reasonCode}` : 'no end reply')) sink.ended(s.id, fin?.reason || 'ended');
+    // Aborted when the session ends otherwise (stopped, the console closing): its final reply
+    // is not awaited then, and no timer is left to hold the process for minutes.
+    void s.req.waitFor(['done', 'failed'], (durationS + 60) * 1000, s.done.signal).then((fin) => {
+      if (!s.done.signal.aborted) this.end(s.id, fin ? `${fin.status}: ${fin.reason || fin.reasonCode}` : 'no end reply', fin?.reason || 'ended');
     });
     return s;
   }
@@ -99,16 +86,41 @@ export class LiveRelay {
   stop(id: string, why = 'stopped by the viewer'): boolean {
     const s = this.sessions.get(id);
     if (!s || s.ended) return false;
-    if (s.req && s.link) void s.link.fire(s.device, 'cancel', { commandId: s.req.commandId }).catch(() => undefined);
+    void this.cancel(s);
     return this.end(id, why);
   }
 
-  private end(id: string, why: string): boolean {
+  /**
+   * Stops every open session (the console is stopping): each is audited and
+   * cancelled on its camera, the cancels given up to `waitMs` to reach the
+   * broker before the links close.
+   */
+  async close(why = 'console stopping', waitMs = 2000): Promise<void> {
+    const open = [...this.sessions.values()].filter((s) => !s.ended);
+    const cancels = open.map((s) => this.cancel(s));
+    for (const s of open) this.end(s.id, why);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(cancels), new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async cancel(s: Session): Promise<void> {
+    if (s.req && s.link) await s.link.fire(s.device, 'cancel', { commandId: s.req.commandId }).catch(() => undefined);
+  }
+
+  /**
+   * Ends a session once, whatever ended it: audited with `why`, and its
+   * viewer told (`viewerWhy`) after its last frame: nothing of the session
+   * reaches the viewer's socket after that.
+   */
+  private end(id: string, why: string, viewerWhy = why): boolean {
     const s = this.sessions.get(id);
     if (!s || s.ended) return false;
     s.ended = why;
+    s.done.abort();
     clearInterval(s.keepalive);
     if (s.req && s.link) void s.link.close(s.req);
+    s.sink.ended(s.id, viewerWhy);
     this.audit.record({ user: s.user, role: s.role, action: 'live.end', device: s.device, live: s.id, frames: s.frames, bytes: s.bytes, seconds: Math.round((Date.now() - s.startedMs) / 100) / 10, why });
     setTimeout(() => this.sessions.delete(id), 60_000).unref();
     return true;

@@ -8,13 +8,15 @@ import { describeError } from '../../common/errors.js';
 import type { CommandRole } from '../../protocol/command-signing.js';
 import { checkTopicId } from '../../protocol/topics.js';
 import type { TrackStore } from '../store/track-store.js';
-import { findStops } from '../store/stops.js';
+import { findStopsIn } from '../store/stops.js';
+import { encodeTrackColumns, TRACK_COLUMNS_TYPE } from '../store/track-columns.js';
 import { EXPORT_TYPES, exportTrack, type ExportFormat } from '../store/track-export.js';
 import { accuracyM } from '../store/track-store.js';
 import { Auth, principalOf, roleAtLeast, type Principal } from './auth.js';
 import type { ConsoleAudit } from './console-audit.js';
 import type { FleetState } from './fleet-state.js';
-import { frameMessage, type LiveRelay } from './live-relay.js';
+import { encodeFrame } from '../fleet/live-frame.js';
+import type { LiveRelay } from './live-relay.js';
 import type { CommandLinks, SpotService } from './spot-service.js';
 
 export interface MapSettings {
@@ -126,22 +128,23 @@ export async function buildWebServer(o: WebServerOptions): Promise<FastifyInstan
     return a;
   });
 
-  app.get('/api/track', { preHandler: auth.guard('viewer') }, async (req) => {
+  // The replay: JSON (per device, arrays t, lat, lon, acc, speed), or with format=columns the
+  // same in binary columns (console/store/track-columns.ts), which the page uses: a day of a
+  // device is 2.8 MB to take as it is instead of 5.3 MB to parse.
+  app.get('/api/track', { preHandler: auth.guard('viewer') }, async (req, reply) => {
     const q = req.query as Record<string, string>;
     const toMs = timeParam(q.to, Date.now());
     const fromMs = timeParam(q.from, toMs - DAY);
-    const devices = deviceList(q.devices);
-    const fixes = await o.store.track({ devices, fromMs, toMs, limit: 200_000 });
+    const devices = [...new Set(deviceList(q.devices))];
+    if (q.format !== undefined && q.format !== 'json' && q.format !== 'columns') return reply.code(400).send({ error: 'format must be json or columns' });
+    const tracks = await o.store.trackColumns({ devices, fromMs, toMs, limit: 200_000 });
+    const stops = tracks.flatMap((c) => findStopsIn(c, Number(q.stopRadiusM ?? 30), Number(q.stopMinS ?? 60)));
+    if (q.format === 'columns') return reply.type(TRACK_COLUMNS_TYPE).send(Buffer.from(encodeTrackColumns({ fromMs, toMs, stops }, tracks, (h) => accuracyM(h)!)));
     const out: Record<string, { t: number[]; lat: number[]; lon: number[]; acc: Array<number | null>; speed: Array<number | null> }> = {};
-    for (const f of fixes) {
-      const d = (out[f.device] ??= { t: [], lat: [], lon: [], acc: [], speed: [] });
-      d.t.push(f.timeMs);
-      d.lat.push(f.lat);
-      d.lon.push(f.lon);
-      d.acc.push(accuracyM(f.hdop) ?? null);
-      d.speed.push(f.speed ?? null);
+    const orNull = (v: number) => (Number.isNaN(v) ? null : v);
+    for (const c of tracks) {
+      out[c.device] = { t: Array.from(c.t), lat: Array.from(c.lat), lon: Array.from(c.lon), acc: Array.from(c.hdop, (h) => (Number.isNaN(h) ? null : accuracyM(h)!)), speed: Array.from(c.speed, orNull) };
     }
-    const stops = devices.flatMap((d) => findStops(fixes.filter((f) => f.device === d), Number(q.stopRadiusM ?? 30), Number(q.stopMinS ?? 60)));
     return { fromMs, toMs, devices: out, stops };
   });
 
@@ -224,7 +227,7 @@ export async function buildWebServer(o: WebServerOptions): Promise<FastifyInstan
       if (!targets.length) return void ws.send(JSON.stringify({ type: 'live-error', error: 'no officer is recording now' }));
       for (const device of targets) o.live
         .start(p.name, p.role as CommandRole, device, durationS, {
-          frame: (h, data) => ws.readyState === ws.OPEN && ws.send(frameMessage(h, data)),
+          frame: (h, data) => ws.readyState === ws.OPEN && ws.send(encodeFrame(h, data)),
           ended: (id, why) => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'live-ended', live: id, why })),
         })
         .then((s) => {

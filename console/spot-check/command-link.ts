@@ -5,6 +5,7 @@ import { keyFingerprint } from '../../common/command-keys.js';
 import { decodeMessage } from '../../protocol/codec.js';
 import { signCommand, newCommandId, type CommandRole } from '../../protocol/command-signing.js';
 import { BwcError, describeError } from '../../common/errors.js';
+import type { MediaChunkFields } from '../../protocol/media-chunk-codec.js';
 import type { Topics } from '../../protocol/topics.js';
 
 export interface ReplyMessage {
@@ -32,18 +33,10 @@ export interface RecordingManifestMessage {
   contentType: string;
 }
 
-export interface MediaChunkMessage {
-  requestId: string;
-  index: number;
-  offset: number;
-  last: boolean;
-  contentType: string;
-  data: Uint8Array;
-  sha256?: Uint8Array;
-  totalSize: number;
+/** A media chunk as decoded: the fields the agent encodes (protocol/media-chunk-codec.ts), frame and time always present. */
+export interface MediaChunkMessage extends Omit<MediaChunkFields, 'frame' | 'timeMs'> {
   frame: number;
   timeMs: number;
-  objectId: string;
   /** Live video (contentType video/h264): protocol/README.md "Live video". */
   keyframe?: boolean;
   codec?: string;

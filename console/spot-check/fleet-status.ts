@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
-import { decodeFleetMessage } from '../fleet/fleet-decoder.js';
+import { FleetDecoder } from '../fleet/fleet-decoder.js';
 import type { Topics } from '../../protocol/topics.js';
 
 export interface DeviceStatus {
@@ -21,10 +21,11 @@ export async function readFleetStatus(client: MqttClient, topics: Topics, opts: 
   const maxMs = opts.maxMs ?? 3000;
   const out = new Map<string, DeviceStatus>();
   const filter = topics.allDevices('status');
+  const decoder = new FleetDecoder(topics);
   let lastAt = Date.now();
   const onMessage = (topic: string, payload: Buffer) => {
     if (!topic.endsWith('/status')) return;
-    for (const r of decodeFleetMessage(topics, topic, payload)) {
+    for (const r of decoder.decode(topic, payload)) {
       if (r.type !== 'status' || typeof r.device !== 'string') continue;
       const o = r.officer as { officerNumber?: string; name?: string } | undefined;
       out.set(r.device, {

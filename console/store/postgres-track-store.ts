@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { BwcError, describeError } from '../../common/errors.js';
 import { rowToFix } from './sqlite-track-store.js';
+import { columnsOf, type TrackColumns } from './track-columns.js';
 import type { StoredFix, TrackQuery, TrackStore } from './track-store.js';
 import { newestPerDevice } from './track-store.js';
 
@@ -86,6 +87,11 @@ export class PostgresTrackStore implements TrackStore {
       [q.devices, q.fromMs, q.toMs, q.limit ?? 1_000_000],
     );
     return r.rows.map(rowToFix);
+  }
+
+  async trackColumns(q: TrackQuery): Promise<TrackColumns[]> {
+    const fixes = await this.track(q);
+    return q.devices.map((d) => fixes.filter((f) => f.device === d)).filter((f) => f.length > 0).map((f) => columnsOf(f[0]!.device, f));
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { TrackColumns } from './track-columns.js';
+
 /**
  * The console's track store: every fix the fleet sent, and each device's
  * latest position. Positions are WGS-84 degrees as the devices report them;
@@ -37,6 +39,8 @@ export interface TrackStore {
   latest(): Promise<StoredFix[]>;
   /** Fixes of the devices in the range, ordered by device then time. */
   track(q: TrackQuery): Promise<StoredFix[]>;
+  /** The same fixes as columns (time, position, HDOP, speed), one entry per device that has any, in the order asked. */
+  trackColumns(q: TrackQuery): Promise<TrackColumns[]>;
   close(): Promise<void>;
 }
 

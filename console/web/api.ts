@@ -31,6 +31,22 @@ export async function api<T>(method: 'GET' | 'POST', path: string, body?: unknow
   return data as T;
 }
 
+/** A GET whose answer is binary (an error still comes as JSON). */
+export async function apiBytes(path: string): Promise<ArrayBuffer> {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  if (!res.ok) {
+    const text = await res.text();
+    let error: string | undefined;
+    try {
+      error = (JSON.parse(text) as { error?: string }).error;
+    } catch {
+      // not JSON: the status says it
+    }
+    throw new ApiError(res.status, error ?? `${res.status} ${res.statusText}`);
+  }
+  return res.arrayBuffer();
+}
+
 /** Creates an element with text content only: device strings are never parsed as HTML. */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);

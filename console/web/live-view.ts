@@ -1,25 +1,9 @@
 import { api, el } from './api.js';
+import type { FrameHeader } from '../fleet/live-frame.js';
 
-export interface FrameHeader {
-  type: 'frame';
-  live: string;
-  device: string;
-  frame: number;
-  contentType: string;
-  timeMs: number;
-  keyframe?: boolean;
-  codec?: string;
-  ptsUs?: number;
-  width?: number;
-  height?: number;
-  sha256Ok: boolean;
-}
-
-/** Splits a binary socket message: 4-byte header length, JSON header, frame bytes. */
-export function parseFrame(buf: ArrayBuffer): { h: FrameHeader; data: Uint8Array } {
-  const len = new DataView(buf).getUint32(0);
-  const h = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 4, len))) as FrameHeader;
-  return { h, data: new Uint8Array(buf, 4 + len) };
+/** Asks the server to end a live view of this user. */
+export function stopLive(liveId: string): void {
+  void api('POST', `/api/live/${encodeURIComponent(liveId)}/stop`).catch(() => undefined);
 }
 
 /**
@@ -42,9 +26,13 @@ export class LivePlayer {
   private readonly started = Date.now();
   private tick: number;
   liveId: string | undefined;
+  /** The live view this player showed, also after it ended. */
+  private lastLive: string | undefined;
   frames = 0;
+  private drawn = 0;
 
-  constructor(readonly device: string, parent: HTMLElement, private readonly onClose: () => void) {
+  /** `onClose` gets the id of the live view the player showed (undefined: the server had not named it yet). */
+  constructor(readonly device: string, parent: HTMLElement, private readonly onClose: (liveId: string | undefined) => void) {
     this.box = el('div', { class: 'live' });
     this.canvas = el('canvas', { width: '640', height: '360' });
     this.ctx = this.canvas.getContext('2d')!;
@@ -108,10 +96,13 @@ export class LivePlayer {
       this.canvas.height = h;
     }
     this.ctx.drawImage(src, 0, 0);
+    // Test hook: pictures decoded and drawn (data-frames counts what arrived).
+    this.video.dataset.drawn = String(++this.drawn);
     if (src instanceof ImageBitmap) src.close();
   }
 
   ended(why: string): void {
+    this.lastLive = this.liveId ?? this.lastLive;
     this.setStatus(`ended: ${why}`);
     this.video.dataset.ended = why;
     clearInterval(this.tick);
@@ -119,11 +110,11 @@ export class LivePlayer {
   }
 
   stop(why: string): void {
-    if (this.liveId) void api('POST', `/api/live/${encodeURIComponent(this.liveId)}/stop`).catch(() => undefined);
+    if (this.liveId) stopLive(this.liveId);
     this.ended(why);
     if (this.decoder && this.decoder.state !== 'closed') this.decoder.close();
     this.video.srcObject = null;
     this.box.remove();
-    this.onClose();
+    this.onClose(this.lastLive);
   }
 }

@@ -2,7 +2,8 @@ import { AlarmBanner } from './alarms.js';
 import { api, ApiError, el, setCsrf, type Session } from './api.js';
 import type { Crs } from './coords.js';
 import { FleetList } from './fleet-list.js';
-import { LivePlayer, parseFrame } from './live-view.js';
+import { decodeFrame } from '../fleet/live-frame.js';
+import { LivePlayer, stopLive } from './live-view.js';
 import { MapView } from './map-view.js';
 import { ReplayPanel } from './replay-panel.js';
 import type { Alarm, DeviceView } from './types.js';
@@ -57,17 +58,36 @@ async function start(session: Session): Promise<void> {
   const notice = (text: string) => ($('#notice').textContent = text);
   let ws: WebSocket | undefined;
   const endedEarly = new Map<string, string>();
+  // Live views the viewer closed: what is still on its way for them (frames
+  // relayed before the server heard of the stop) is dropped, never shown in a
+  // new player. A view closed before the server named it is stopped as soon as it does.
+  const closed = new Set<string>();
+  const closeWhenNamed = new Set<string>();
+  const closedBeforeNamed = (live: string, device: string): boolean => {
+    if (closed.has(live)) return true;
+    if (players.has(device) || !closeWhenNamed.delete(device)) return false;
+    closed.add(live);
+    stopLive(live);
+    return true;
+  };
 
   const player = (device: string) => {
     let p = players.get(device);
     if (!p) {
-      p = new LivePlayer(device, $('#lives'), () => players.delete(device));
+      p = new LivePlayer(device, $('#lives'), (live) => {
+        players.delete(device);
+        if (live) closed.add(live);
+        else closeWhenNamed.add(device);
+      });
       players.set(device, p);
     }
     return p;
   };
   const startLive = (msg: { device?: string; random?: number }) => {
-    if (msg.device) player(msg.device);
+    if (msg.device) {
+      closeWhenNamed.delete(msg.device);
+      player(msg.device);
+    }
     ws?.send(JSON.stringify({ type: 'live', durationS: 120, ...msg }));
   };
   const spot = async (kind: 'snapshot' | 'clip', device: string) => {
@@ -132,7 +152,8 @@ async function start(session: Session): Promise<void> {
     ws.binaryType = 'arraybuffer';
     ws.onmessage = (e) => {
       if (e.data instanceof ArrayBuffer) {
-        const { h, data } = parseFrame(e.data);
+        const { h, data } = decodeFrame(e.data);
+        if (closedBeforeNamed(h.live, h.device)) return;
         const p = players.get(h.device) ?? player(h.device);
         p.liveId ??= h.live;
         p.frame(h, data);
@@ -141,6 +162,7 @@ async function start(session: Session): Promise<void> {
       const m = JSON.parse(String(e.data)) as { type: string; devices?: DeviceView[]; alarms?: Alarm[]; live?: string; device?: string; why?: string; error?: string };
       if (m.type === 'snapshot' || m.type === 'update') apply(m.devices ?? [], m.alarms ?? []);
       else if (m.type === 'live-started') {
+        if (closedBeforeNamed(m.live!, m.device!)) return;
         const p = player(m.device!);
         p.liveId = m.live;
         // The end may overtake the start (a feed refused at once).
@@ -148,6 +170,7 @@ async function start(session: Session): Promise<void> {
         if (why !== undefined) p.ended(why);
         else if (!p.frames) p.setStatus('waiting for the first frame…');
       } else if (m.type === 'live-ended') {
+        if (closed.has(m.live!)) return;
         const p = [...players.values()].find((x) => x.liveId === m.live);
         if (p) p.ended(m.why ?? '');
         else endedEarly.set(m.live!, m.why ?? '');

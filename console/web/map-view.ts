@@ -27,10 +27,24 @@ interface Trail {
 
 export interface ReplayTrack {
   device: string;
-  t: number[];
-  lat: number[];
-  lon: number[];
-  acc: Array<number | null>;
+  t: Float64Array;
+  lat: Float64Array;
+  lon: Float64Array;
+}
+
+/**
+ * A replay track as drawn: map-datum positions, projected once (Web Mercator
+ * at zoom 0), and the line for the zoom last drawn at, made once per zoom:
+ * only points a pixel or more apart, relative to the first point (so its
+ * coordinates stay small), drawn with one stroke wherever the map is panned.
+ */
+interface DrawnTrack {
+  device: string;
+  lat: Float64Array;
+  lon: Float64Array;
+  x0: Float64Array;
+  y0: Float64Array;
+  line?: { zoom: number; ox: number; oy: number; path: Path2D; vertices: number };
 }
 
 const NICE = [1, 2, 5];
@@ -55,7 +69,7 @@ export class MapView {
   private readonly clusters: HTMLDivElement[] = [];
   private readonly trails = new Map<string, Trail>();
   private readonly views = new Map<string, DeviceView>();
-  private replay: ReplayTrack[] = [];
+  private replay: DrawnTrack[] = [];
   private replayCursor: { device: string; lat: number; lon: number } | undefined;
   private stops: Array<{ lat: number; lon: number; durationS: number }> = [];
   private selected: string | undefined;
@@ -174,13 +188,20 @@ export class MapView {
     this.fit([...this.views.values()].filter((v) => v.fix).map((v) => toMapDatum(this.crs, v.fix!.lat, v.fix!.lon)));
   }
 
-  /** Shows a replay: tracks converted to the map datum once, here. */
+  /** Shows a replay: tracks converted to the map datum and projected once, here. */
   showReplay(tracks: ReplayTrack[], stops: Array<{ lat: number; lon: number; durationS: number }>): void {
     this.replay = tracks.map((tr) => {
-      const lat = new Array<number>(tr.t.length);
-      const lon = new Array<number>(tr.t.length);
-      for (let i = 0; i < tr.t.length; i++) [lat[i], lon[i]] = toMapDatum(this.crs, tr.lat[i]!, tr.lon[i]!);
-      return { ...tr, lat, lon };
+      const n = tr.t.length;
+      let { lat, lon } = tr;
+      if (this.crs !== 'wgs84') {
+        lat = new Float64Array(n);
+        lon = new Float64Array(n);
+        for (let i = 0; i < n; i++) [lat[i], lon[i]] = toMapDatum(this.crs, tr.lat[i]!, tr.lon[i]!);
+      }
+      const x0 = new Float64Array(n);
+      const y0 = new Float64Array(n);
+      for (let i = 0; i < n; i++) [x0[i], y0[i]] = project(lat[i]!, lon[i]!, 0);
+      return { device: tr.device, lat, lon, x0, y0 };
     });
     this.stops = stops.map((s) => {
       const [lat, lon] = toMapDatum(this.crs, s.lat, s.lon);
@@ -267,20 +288,13 @@ export class MapView {
     ctx.lineWidth = 3;
     const colours = ['#d2462d', '#2d6fd2', '#2a9d4b', '#9b3dc8', '#c88a1d'];
     this.replay.forEach((tr, k) => {
+      const line = this.replayLine(tr, z);
+      if (!line) return;
       ctx.strokeStyle = colours[k % colours.length]!;
-      ctx.beginPath();
-      let lastX = NaN;
-      let lastY = NaN;
-      for (let i = 0; i < tr.lat.length; i++) {
-        const [x, y] = sx(tr.lat[i]!, tr.lon[i]!);
-        // Points closer than a pixel add nothing to the picture.
-        if (Math.abs(x - lastX) < 0.7 && Math.abs(y - lastY) < 0.7) continue;
-        if (i === 0) ctx.moveTo(x, y);
-        else ctx.lineTo(x, y);
-        lastX = x;
-        lastY = y;
-      }
-      ctx.stroke();
+      ctx.save();
+      ctx.translate(line.ox - ox, line.oy - oy);
+      ctx.stroke(line.path);
+      ctx.restore();
     });
     if (this.replay.length) {
       // Test and benchmark hook: how many replay points the last frame drew, and when.
@@ -305,6 +319,33 @@ export class MapView {
     }
     this.drawScale(ctx, mPerPx, h);
     this.placeMarkers(sx, w, h);
+  }
+
+  /** The track's line at zoom z: made when the zoom changes, the same for every pan. */
+  private replayLine(tr: DrawnTrack, z: number): DrawnTrack['line'] {
+    if (tr.line?.zoom === z) return tr.line;
+    const n = tr.x0.length;
+    if (!n) return undefined;
+    const s = 2 ** z;
+    const ox = Math.round(tr.x0[0]! * s);
+    const oy = Math.round(tr.y0[0]! * s);
+    const path = new Path2D();
+    let lastX = tr.x0[0]! * s - ox;
+    let lastY = tr.y0[0]! * s - oy;
+    path.moveTo(lastX, lastY);
+    let vertices = 1;
+    for (let i = 1; i < n; i++) {
+      const x = tr.x0[i]! * s - ox;
+      const y = tr.y0[i]! * s - oy;
+      // Points closer than a pixel add nothing to the picture.
+      if (Math.abs(x - lastX) < 0.7 && Math.abs(y - lastY) < 0.7) continue;
+      path.lineTo(x, y);
+      lastX = x;
+      lastY = y;
+      vertices++;
+    }
+    tr.line = { zoom: z, ox, oy, path, vertices };
+    return tr.line;
   }
 
   private drawTiles(ctx: CanvasRenderingContext2D, z: number, ox: number, oy: number, w: number, h: number): void {

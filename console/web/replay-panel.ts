@@ -1,10 +1,10 @@
-import { api, el } from './api.js';
+import { decodeTrackColumns } from '../store/track-columns.js';
+import { apiBytes, el } from './api.js';
 import type { MapView, ReplayTrack } from './map-view.js';
 
-interface TrackResponse {
+interface TrackHead {
   fromMs: number;
   toMs: number;
-  devices: Record<string, { t: number[]; lat: number[]; lon: number[]; acc: Array<number | null> }>;
   stops: Array<{ device: string; lat: number; lon: number; fromMs: number; toMs: number; durationS: number }>;
 }
 
@@ -62,14 +62,16 @@ export class ReplayPanel {
   async load(): Promise<void> {
     this.info.textContent = 'loading…';
     const q = this.query();
-    let r: TrackResponse;
+    let r: TrackHead;
     try {
-      r = await api<TrackResponse>('GET', `/api/track?${q}`);
+      // Columns in binary: the arrays are views of the body, nothing to parse.
+      const { head, tracks } = decodeTrackColumns<TrackHead>(await apiBytes(`/api/track?format=columns&${q}`));
+      r = head;
+      this.tracks = tracks;
     } catch (err) {
       this.info.textContent = (err as Error).message;
       return;
     }
-    this.tracks = Object.entries(r.devices).map(([device, d]) => ({ device, ...d }));
     this.map.showReplay(this.tracks, r.stops);
     const n = this.tracks.reduce((s, t) => s + t.t.length, 0);
     this.info.textContent = `${n} fixes from ${this.tracks.length} device(s), ${r.stops.length} stop(s)`;

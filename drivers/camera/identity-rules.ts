@@ -1,5 +1,5 @@
 import { BwcError } from '../../common/errors.js';
-import { textProblem } from '../../protocol/identifiers.js';
+import { textProblem, visibleText } from '../../protocol/identifiers.js';
 import type { CameraIdentity, OfficerBinding } from './camera-driver.js';
 
 /**
@@ -34,4 +34,24 @@ export function checkIdentity(id: CameraIdentity): void {
   checkName('model', id.model);
   checkName('firmware', id.firmware);
   checkBinding(id);
+}
+
+/**
+ * What a connected camera reports goes on the wire and onto consoles: a name
+ * that breaks the text rules (a right-to-left override, a zero-width name,
+ * garbled bytes) is published in its visible form (`visibleText`) and named
+ * in `problems`, so the agent can say so instead of passing on a name that
+ * shows as someone else's.
+ */
+export function shownIdentity(id: CameraIdentity): { identity: CameraIdentity; problems: string[] } {
+  const problems: string[] = [];
+  const out = { ...id };
+  for (const [field, key] of [['officer name', 'officerName'], ['unit name', 'unitName'], ['model', 'model'], ['firmware', 'firmware']] as const) {
+    const v = id[key];
+    const problem = textProblem(v, Number.MAX_SAFE_INTEGER);
+    if (problem === undefined || typeof v !== 'string') continue;
+    out[key] = visibleText(v);
+    problems.push(`${field} ${JSON.stringify(v)} ${problem}`);
+  }
+  return { identity: out, problems };
 }

@@ -303,7 +303,7 @@ class ReferenceCameraDriver implements CameraDriver {
     try {
       if (frame.type === Msg.N_LIVE_FRAME && this.onVideo) {
         const f = readLiveVideoUnit(r.get('live video frame'));
-        this.call(this.onVideo.frame, { ...f, data: Buffer.from(f.data) });
+        this.call(this.onVideo.frame, { ...f, data: ownBytes(f.data) });
         return;
       }
       if (frame.type === Msg.N_LIVE_END) {
@@ -393,4 +393,14 @@ function checkRange(name: string, v: number, min: number, max: number): number {
 function checkTime(name: string, v: number): number {
   if (!Number.isSafeInteger(v)) throw new BwcError('CAMERA_BAD_ARGUMENT', `${name} must be a whole number of ms since 1970, got ${v}`);
   return v;
+}
+
+/**
+ * A video unit as the decoder read it: it stays a view of the buffer the
+ * frame was joined in (a unit is a frame of its own), and is copied only
+ * when that buffer is much larger than the unit (a read pool), so a queued
+ * unit never keeps more than about itself alive.
+ */
+function ownBytes(b: Buffer): Buffer {
+  return b.buffer.byteLength > 2 * b.length + 16 * 1024 ? Buffer.from(b) : b;
 }

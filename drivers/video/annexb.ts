@@ -68,15 +68,27 @@ export function inspectUnit(au: Buffer): UnitInfo {
 
 /**
  * Cuts a byte stream into access units. A unit ends where the next one
- * begins: at an AUD, or at an SEI/SPS/PPS or a first slice (first_mb_in_slice
- * 0) after a slice. Encoders that write AUDs (x264 aud=1) make the cut exact;
- * the cost is one frame of delay (a unit is known complete when the next starts).
+ * begins: at an AUD, or at a first slice (first_mb_in_slice 0) after a
+ * slice, which takes the SEI/SPS/PPS written just before it along. Encoders
+ * that write AUDs (x264 aud=1) make the cut exact; the cost is one frame of
+ * delay (a unit is known complete when the next starts).
+ *
+ * Parameter sets between two slices of one picture (a slice that does not
+ * start at macroblock 0 follows them) stay in that picture: ffmpeg reading
+ * RTSP hands on one packet per NAL unit, and its dump_extra filter then
+ * writes SPS/PPS in front of every IDR slice, not only the first. Repeats
+ * of a parameter set within a unit are left out, and an AUD that comes
+ * after parameter sets is put first, where H.264 wants it.
  */
 export class AccessUnitSplitter {
   private pending: Buffer = Buffer.alloc(0);
   /** NALs of the unit being gathered. */
   private nals: Buffer[] = [];
   private sawVcl = false;
+  /** SPS/PPS in `nals` (repeats are looked for only when there are two or more). */
+  private paramSets = 0;
+  /** SEI/SPS/PPS after a slice: the next NAL tells whether they open the next unit or repeat inside this one. */
+  private held: Buffer[] = [];
   /** Bytes of `pending` already scanned for start codes. */
   private scanned = 0;
 
@@ -112,6 +124,7 @@ export class AccessUnitSplitter {
     if (this.pending.length > 3) this.addNal(trimZeros(this.pending.subarray(3)));
     this.pending = Buffer.alloc(0);
     this.scanned = 0;
+    this.keep(this.held.splice(0));
     this.emit();
   }
 
@@ -127,18 +140,65 @@ export class AccessUnitSplitter {
   private addNal(nal: Buffer): void {
     if (nal.length === 0) return;
     const t = nalType(nal);
-    const startsUnit = t === NalType.AUD || (this.sawVcl && (t === NalType.SEI || t === NalType.SPS || t === NalType.PPS || (isVcl(t) && firstMbIsZero(nal))));
-    if (startsUnit) this.emit();
-    this.nals.push(nal);
-    if (isVcl(t)) this.sawVcl = true;
+    if (!this.sawVcl) {
+      if (t === NalType.AUD && this.nals.length > 0) {
+        // Parameter sets came before the AUD: the AUD goes first.
+        this.nals.unshift(nal);
+        return;
+      }
+      this.keep([nal]);
+      if (isVcl(t)) this.sawVcl = true;
+      return;
+    }
+    if (t === NalType.AUD) {
+      const held = this.held.splice(0);
+      this.emit();
+      this.keep([nal, ...held]);
+      return;
+    }
+    if (isVcl(t)) {
+      const held = this.held.splice(0);
+      if (firstMbIsZero(nal)) {
+        this.emit();
+        this.keep(held);
+        this.sawVcl = true;
+      } else {
+        // Another slice of the same picture: what came between stays in it.
+        this.keep(held);
+      }
+      this.keep([nal]);
+      return;
+    }
+    if (t === NalType.SEI || t === NalType.SPS || t === NalType.PPS || this.held.length > 0) this.held.push(nal);
+    else this.keep([nal]);
+  }
+
+  private keep(nals: Buffer[]): void {
+    for (const n of nals) {
+      const t = nalType(n);
+      if (t === NalType.SPS || t === NalType.PPS) this.paramSets++;
+      this.nals.push(n);
+    }
   }
 
   private emit(): void {
     if (this.nals.length === 0) return;
+    let nals = this.nals;
+    if (this.paramSets > 1) {
+      const seen: Buffer[] = [];
+      nals = nals.filter((n) => {
+        const t = nalType(n);
+        if (t !== NalType.SPS && t !== NalType.PPS) return true;
+        if (seen.some((s) => s.equals(n))) return false;
+        seen.push(n);
+        return true;
+      });
+    }
     const parts: Buffer[] = [];
-    for (const n of this.nals) parts.push(START_CODE, n);
+    for (const n of nals) parts.push(START_CODE, n);
     this.nals = [];
     this.sawVcl = false;
+    this.paramSets = 0;
     this.onUnit(Buffer.concat(parts));
   }
 }
@@ -214,17 +274,21 @@ export function addEmulationPrevention(rbsp: Buffer): Buffer {
   return Buffer.from(out);
 }
 
+const EMULATION_PREVENTION = Buffer.from([0, 0, 3]);
+
+/** The RBSP of a NAL payload: emulation prevention bytes taken out (the input itself when it has none). */
 export function removeEmulationPrevention(ebsp: Buffer): Buffer {
-  const out = Buffer.alloc(ebsp.length);
+  let at = ebsp.indexOf(EMULATION_PREVENTION);
+  if (at < 0) return ebsp;
+  const out = Buffer.allocUnsafe(ebsp.length);
   let n = 0;
-  let zeros = 0;
-  for (const b of ebsp) {
-    if (zeros >= 2 && b === 3) {
-      zeros = 0;
-      continue;
-    }
-    out[n++] = b;
-    zeros = b === 0 ? zeros + 1 : 0;
+  let from = 0;
+  while (at >= 0) {
+    // Keep up to and including the two zeros, skip the 03.
+    n += ebsp.copy(out, n, from, at + 2);
+    from = at + 3;
+    at = ebsp.indexOf(EMULATION_PREVENTION, from);
   }
+  n += ebsp.copy(out, n, from);
   return out.subarray(0, n);
 }

@@ -42,18 +42,31 @@ export interface V4l2Options {
 }
 
 export function v4l2Args(o: V4l2Options): string[] {
+  return [...v4l2CaptureArgs(o), ...v4l2ProcessingArgs(o)];
+}
+
+/** Reading the device: the format the camera is asked for, nothing done to it yet. */
+export function v4l2CaptureArgs(o: V4l2Options): string[] {
   if (!/^\/dev\/\S+$/.test(o.device)) throw new Error(`v4l2 device ${JSON.stringify(o.device)} must be a /dev path`);
-  const input = [
+  return [
     '-fflags', 'nobuffer', '-flags', 'low_delay',
     '-f', 'v4l2', '-input_format', o.input, '-framerate', String(o.fps),
     ...(o.width && o.height ? ['-video_size', `${o.width}x${o.height}`] : []),
     '-i', o.device, '-an',
   ];
+}
+
+/**
+ * What is done to what the device gives, to stdout. Kept apart from the
+ * capture so that it runs on real camera-format input where no V4L2 device
+ * exists (test/video/v4l2-processing.test.ts).
+ */
+export function v4l2ProcessingArgs(o: Pick<V4l2Options, 'input' | 'fps' | 'kbps'>): string[] {
   if (o.input === 'h264') {
     // The camera encodes: pass its units through; SPS/PPS before every keyframe.
-    return [...input, '-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe', ...ANNEXB_OUT];
+    return ['-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe', ...ANNEXB_OUT];
   }
-  return [...input, ...x264LiveArgs({ fps: o.fps, kbps: o.kbps }), ...ANNEXB_OUT];
+  return [...x264LiveArgs({ fps: o.fps, kbps: o.kbps }), ...ANNEXB_OUT];
 }
 
 export interface RtspOptions {
@@ -67,7 +80,10 @@ export interface RtspOptions {
 export function rtspArgs(o: RtspOptions): string[] {
   if (!/^rtsps?:\/\/\S+$/.test(o.url)) throw new Error('an RTSP source must be an rtsp:// or rtsps:// URL');
   return [
-    '-fflags', 'nobuffer', '-flags', 'low_delay',
+    // Passed through, the stream needs no probing (the SDP names the codec and
+    // carries SPS/PPS): ffmpeg's default of up to 5 s of probing held the
+    // first frame back by about 2 s.
+    '-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
     '-rtsp_transport', o.transport ?? 'tcp', '-timeout', String(Math.round((o.timeoutS ?? 5) * 1_000_000)),
     '-i', o.url, '-an', '-map', '0:v:0',
     '-c:v', 'copy', '-bsf:v', 'dump_extra=freq=keyframe', ...ANNEXB_OUT,

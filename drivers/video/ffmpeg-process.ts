@@ -11,6 +11,13 @@ import type { Readable, Writable } from 'node:stream';
  */
 
 const running = new Set<number>();
+
+/**
+ * stderr lines that say nothing about why ffmpeg ended and would push the
+ * reason out of the tail: a raw H.264 output keeps no timestamps, yet the
+ * muxer complains about the per-NAL packets of an RTSP input sharing one.
+ */
+const NOISE = /non monotonically increasing dts to muxer/;
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -56,8 +63,15 @@ export class FfmpegProcess {
     const pid = this.child.pid;
     if (pid !== undefined) running.add(pid);
     this.child.stderr.setEncoding('utf8');
+    let line = '';
     this.child.stderr.on('data', (s: string) => {
-      this.tail = (this.tail + s).slice(-2000);
+      const lines = (line + s).split('\n');
+      line = lines.pop()!.slice(-2000);
+      const kept = lines.filter((l) => !NOISE.test(l));
+      if (kept.length) this.tail = (this.tail + kept.join('\n') + '\n').slice(-2000);
+    });
+    this.child.stderr.on('end', () => {
+      if (line && !NOISE.test(line)) this.tail = (this.tail + line).slice(-2000);
     });
     this.child.stdin.on('error', () => {});
     this.exited = new Promise((resolve) => {

@@ -148,6 +148,16 @@ export class SimCamera {
     return { ...this.model.identity };
   }
 
+  /**
+   * A binding written by other docking software, without this camera's
+   * checks: what a real camera may hold when it arrives (a right-to-left
+   * override in a name, a name of invisible characters). Seen by the agent
+   * at its next identify.
+   */
+  bindElsewhere(b: Partial<Pick<CameraIdentity, 'officerNumber' | 'officerName' | 'unitNumber' | 'unitName'>>): void {
+    this.model.identity = { ...this.model.identity, ...b };
+  }
+
   get state(): SimCameraState {
     const m = this.model;
     return { recording: m.recording, batteryPct: Math.floor(m.batteryPct), charging: m.charging, storageFree: m.storageFree, storageTotal: m.storageTotal, clockMs: m.clockMs() };

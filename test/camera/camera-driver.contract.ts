@@ -3,6 +3,7 @@ import t from 'tap';
 import jpeg from 'jpeg-js';
 import type { CameraDriver, CameraIdentity, CameraNotification, LiveFrame, RecordingState, SettingValue } from '../../drivers/camera/camera-driver.js';
 import { isBwcError } from '../../common/errors.js';
+import { loadScaled } from '../helpers/deadline.js';
 
 /**
  * The contract every CameraDriver must keep, as one suite run against each
@@ -27,7 +28,7 @@ export interface CameraHarness {
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
 export async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + loadScaled(timeoutMs);
   for (;;) {
     const v = await fn();
     if (v !== undefined && v !== false) return v;

@@ -7,6 +7,7 @@ import type { CameraIdentity } from '../../drivers/camera/camera-driver.js';
 import { openReferenceCamera, type ReferenceCameraOptions } from '../../drivers/camera/reference-driver.js';
 import { openPtyPair, type PtyPair } from '../../sim/pty-pair.js';
 import { SimCamera, type SimCameraOptions } from '../../sim/camera/sim-camera.js';
+import { loadScaled } from '../helpers/deadline.js';
 
 /** A simulated camera and the reference driver on the two ends of a real pseudo-terminal pair. */
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -40,7 +41,8 @@ export async function openRig(t: Tap, sim: Partial<SimCameraOptions> = {}, drive
   camera.on('error', () => {});
   const cam = new SimCamera({ deviceId: 'BWC-0001', identity: IDENTITY, footageDir, seed: 7, recordingPlan: 'off', footageFps: 5, ...sim });
   cam.serve(camera);
-  const drv = openReferenceCamera(host, { timeoutMs: 10_000, ...driver });
+  // A request's answer is awaited long enough for a loaded machine; tests of the timeout itself pass their own.
+  const drv = openReferenceCamera(host, { timeoutMs: loadScaled(10_000), ...driver });
   t.teardown(async () => {
     await drv.close();
     await cam.stop();

@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { agentCli, repoRoot } from '../helpers/paths.js';
+import { repoRoot } from '../helpers/paths.js';
+import { agentCliFor } from '../helpers/reachable-cli.js';
 import { SeededRandom } from '../../sim/gnss/random.js';
+import { loadScaled } from '../helpers/deadline.js';
 
 /**
  * What every chaos scenario shares: the scale knob, seeded randomness, the
@@ -101,7 +103,13 @@ export class ChaosAgent {
 
   start(): void {
     if (this.running) throw new Error('agent already running');
-    const child = spawn(process.execPath, [agentCli, 'run', '--config', this.configFile], {
+    const argv = [agentCliFor(this.spawnAs?.uid), 'run', '--config', this.configFile];
+    // As another user, a plain environment: tap adds its loaders (in this checkout, which that user may not reach) to
+    // every child's environment, whatever env is given; `env -i` starts the agent without them (it execs: same pid).
+    const [cmd, args] = this.spawnAs
+      ? ['env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, 'LANG=C.UTF-8', ...Object.entries(this.env).map(([k, v]) => `${k}=${v}`), process.execPath, ...argv]]
+      : [process.execPath, argv];
+    const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.env },
       ...(this.spawnAs ? { uid: this.spawnAs.uid, gid: this.spawnAs.gid, cwd: '/' } : {}),
@@ -197,11 +205,18 @@ export function baseConfig(o: {
   };
 }
 
-/** Waits for a condition, polling; throws naming what it waited for. */
-export async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+/**
+ * Waits for a condition, polling; throws naming what it waited for. The
+ * deadline grows with the machine's load (test/helpers/deadline.ts), read
+ * again while waiting: a step that takes 10 s on a quiet machine takes
+ * several times that beside other CPU-bound work.
+ */
+export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const start = Date.now();
+  let limit = loadScaled(timeoutMs);
+  while (!(await pred())) {
+    limit = Math.max(limit, loadScaled(timeoutMs));
+    if (Date.now() - start > limit) throw new Error(`timed out after ${Date.now() - start} ms waiting for ${what} (${timeoutMs} ms on a quiet machine, load average ${loadavg()[0]!.toFixed(1)})`);
     await sleep(100);
   }
 }

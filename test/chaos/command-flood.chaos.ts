@@ -13,7 +13,7 @@ import { NmeaWriter } from '../../sim/gnss/nmea-writer.js';
 import { Patrol } from '../../sim/gnss/patrol.js';
 import { Topics } from '../../protocol/topics.js';
 import { decodeMessage } from '../../protocol/codec.js';
-import { decodeTrackBatch } from '../../protocol/track-codec.js';
+import { FleetDecoder } from '../../console/fleet/fleet-decoder.js';
 import { signCommand } from '../../protocol/command-signing.js';
 import { readAuditEntries, verifyAuditLog } from '../../agent/audit/audit-log.js';
 
@@ -74,6 +74,7 @@ t.test(`command flood: ${RATE} garbage/s then ${RATE} signed/s, ${PHASE_S} s eac
   const births = new Set<number>();
   let offline = 0;
   const replies = new Map<string, string>();
+  const decoder = new FleetDecoder(topics);
   const sub = await mqtt.connectAsync(broker.url, { protocolVersion: 5, username: 'chaos', password: CHAOS_PASSWORD });
   t.teardown(() => sub.endAsync(true));
   sub.on('message', (topic, payload) => {
@@ -90,16 +91,17 @@ t.test(`command flood: ${RATE} garbage/s then ${RATE} signed/s, ${PHASE_S} s eac
       replies.set(String(r.commandId), String(r.status));
       return;
     }
-    if (where?.kind !== 'device' || where.channel !== 'track' || !phase) return;
-    const batch = decodeTrackBatch(payload);
-    if (batch.historical) return;
-    for (const f of batch.fixes) {
+    if (where?.kind !== 'device' || (where.channel !== 'live' && where.channel !== 'track')) return;
+    // Decoded also between phases: a compact live fix is placed against the one before it.
+    const fixes = decoder.decode(topic, payload).filter((r) => r.type === 'fix');
+    if (!phase) return;
+    for (const f of fixes) {
       phase.fixes++;
-      const at = byDevice.get(where.deviceId)?.written.get(f.timeMs);
+      const at = byDevice.get(where.deviceId)?.written.get(Date.parse(String(f.time)));
       if (at !== undefined) phase.latencies.push(now - at);
     }
   });
-  await sub.subscribeAsync([topics.allDevices('track'), topics.allDevices('reply'), topics.allAgents('state')], { qos: 1 });
+  await sub.subscribeAsync([topics.allDevices('live'), topics.allDevices('track'), topics.allDevices('reply'), topics.allAgents('state')], { qos: 1 });
 
   const agent = new ChaosAgent(configFile, 'command-flood');
   agent.start();

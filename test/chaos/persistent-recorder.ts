@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { Topics } from '../../protocol/topics.js';
-import { decodeFleetMessage, type FleetRecord } from '../../console/fleet/fleet-decoder.js';
+import { FleetDecoder, type FleetRecord } from '../../console/fleet/fleet-decoder.js';
 import { waitFor } from './chaos-kit.js';
 
 export type Received = FleetRecord & { receivedMs: number; retainedCopy?: boolean };
@@ -28,9 +28,10 @@ export class PersistentRecorder {
       resubscribe: true,
     });
     const rec = new PersistentRecorder(client);
+    const decoder = new FleetDecoder(topics);
     client.on('error', () => {});
     client.on('message', (topic, payload, packet) => {
-      for (const r of decodeFleetMessage(topics, topic, payload)) {
+      for (const r of decoder.decode(topic, payload)) {
         rec.records.push({ ...r, receivedMs: Date.now(), ...(packet.retain ? { retainedCopy: true } : {}) });
       }
     });

@@ -111,6 +111,12 @@ export function render(): string {
       ['backlog statuses', `${w.backlogStatusesOnHist} went to status/hist; retained status behind the newest: **${w.retainedStatusBehindNewest}**; live status seq going back: ${w.liveStatusSeqGoingBack}`],
       ['agent SIGKILLed', `every camera unavailable to a new subscriber from retained data after **${n(w.allUnavailableAfterKillMs)} ms** (limit 1.5 × keepalive = ${n(w.limitMs)} ms); their own retained statuses still said online: ${w.ownStatusStillOnline}`],
       ['data folder wiped', `${(w.seqEpoch as R[]).map((e) => `${e.device} ${n(e.maxSeqBefore)} → ${n(e.firstSeqAfterWipe)}`).join('; ')}; seqs repeated: **${w.seqsRepeated}**`],
+      ...(w.officerNameWithOverride !== undefined
+        ? [['a camera bound elsewhere with a right-to-left override in the officer\'s name', `published as ${JSON.stringify((w.officerNameWithOverride as R).published)}; logged as an error: **${(w.officerNameWithOverride as R).logged}**`] as [string, string]]
+        : []),
+      ...(w.allUnavailableAfterSilentLinkDeathMs !== undefined
+        ? [['link died silently (no FIN, no RST)', `the broker's will (retained) after **${n(w.allUnavailableAfterSilentLinkDeathMs)} ms** (1.5 × keepalive = ${n(1.5 * Number(w.keepaliveS) * 1000)} ms; limit ${n(w.silentLimitMs)} ms), then a new subscriber saw ${w.silentRetainedUnavailable ?? '?'} of ${w.cameras} cameras unavailable from retained data; available again ${n(w.availableAgainAfterLinkBackMs)} ms after the link came back`] as [string, string]]
+        : []),
       ['crashes', w.crashes],
     ]));
   }

@@ -35,9 +35,11 @@ export class TcpProxy {
     client.on('error', () => {});
     const pair: { client: Socket; upstream?: Socket; stalled: boolean } = { client, stalled: this.mode === 'stall' };
     this.pairs.add(pair);
+    // A stalled flow is silent to the end: one side giving up sends the other no FIN
+    // (a broker then learns of the death only by its keepalive).
     client.on('close', () => {
       this.pairs.delete(pair);
-      pair.upstream?.destroy();
+      if (!pair.stalled) pair.upstream?.destroy();
     });
     if (pair.stalled) {
       // Swallow everything, answer nothing.
@@ -46,8 +48,8 @@ export class TcpProxy {
     }
     const upstream = connect(this.targetPort, '127.0.0.1');
     pair.upstream = upstream;
-    upstream.on('error', () => client.destroy());
-    upstream.on('close', () => client.destroy());
+    upstream.on('error', () => void (pair.stalled || client.destroy()));
+    upstream.on('close', () => void (pair.stalled || client.destroy()));
     client.on('data', (d) => {
       if (!pair.stalled) upstream.write(d);
     });
@@ -56,7 +58,7 @@ export class TcpProxy {
     });
   }
 
-  /** From now on nothing passes, on open connections and on new ones. */
+  /** From now on nothing passes, on open connections and on new ones, not even a close. */
   stall(): void {
     this.mode = 'stall';
     for (const p of this.pairs) p.stalled = true;

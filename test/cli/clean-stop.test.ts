@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { agentCli, consoleCli } from '../helpers/paths.js';
 import { commandLine, descendants, waitGone } from '../helpers/process-tree.js';
 import type { TapTest } from '../helpers/tap-test.js';
+import mqtt from 'mqtt';
+import { encodeMessage } from '../../protocol/codec.js';
+import { Topics } from '../../protocol/topics.js';
 
 /**
  * Every long-running command stops on SIGTERM and SIGINT, leaving no process
@@ -99,10 +102,19 @@ t.test('a SIGKILL of the demo takes its socat processes with it', async (t) => {
 });
 
 t.test('bwc-console watch stops on SIGTERM and SIGINT', async (t) => {
+  // A retained agent state of a probe: watch prints it once it is connected and subscribed,
+  // which tells the test the command is running (its signal handlers come first).
+  const probe = `clean-stop-probe-${process.pid}`;
+  const topic = new Topics().agent(probe, 'state');
+  const pub = await mqtt.connectAsync(BROKER, { reconnectPeriod: 0 });
+  t.teardown(async () => {
+    await pub.publishAsync(topic, Buffer.alloc(0), { qos: 1, retain: true });
+    await pub.endAsync();
+  });
+  await pub.publishAsync(topic, Buffer.from(encodeMessage('AgentState', { deviceId: probe, seq: 1, session: 1, sentMs: Date.now() }, { online: true, session: 1 })), { qos: 1, retain: true });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const s = start(consoleCli, ['watch', '--broker', BROKER, '--jsonl']);
-    // It prints nothing until a message comes: give it time to connect and subscribe.
-    await new Promise((r) => setTimeout(r, 2000));
+    await waitFor('watch to print the probe', () => s.output().includes(probe));
     await stopAndCheck(t, s, signal, 0);
   }
 });

@@ -2,7 +2,9 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { loadScaled } from '../helpers/deadline.js';
 import { TestMosquitto } from '../helpers/mosquitto.js';
 import { FleetRecorder } from '../helpers/fleet-recorder.js';
 import { agentCli } from '../helpers/paths.js';
@@ -45,4 +47,28 @@ t.test('demo publishes every fix its cameras emitted and writes the summary', { 
   }
   t.ok(recorder.records.some((r) => r.type === 'status'), 'status reached the broker');
   t.ok(recorder.records.some((r) => r.type === 'agent' && r.online === false), 'the agent said offline when the demo ended');
+});
+
+t.test('demo with its console port taken: the console takes another, and the demo still ends', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bwc-demo-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const broker = await TestMosquitto.start();
+  t.teardown(() => broker.stop());
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as { port: number }).port;
+  const child = spawn(process.execPath, [agentCli, 'demo', '--broker', broker.url, '--cameras', '1', '--duration', '3', '--data-dir', join(dir, 'data'), '--console-listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // The first try at the taken port once left its broker feed running: the demo never exited.
+  const code = await new Promise<number | null | 'still running'>((r) => {
+    child.once('exit', (c) => r(c));
+    setTimeout(() => r('still running'), loadScaled(60_000)).unref();
+  });
+  t.equal(code, 0, out);
+  const url = /console: (http:\/\/\S+)/.exec(out)?.[1] ?? '';
+  t.ok(url && !url.endsWith(`:${port}/`), `the console took another port (${url})`);
 });

@@ -110,5 +110,7 @@ t.test('status, event and reply leaves are their body bytes, whatever the header
   t.same(a.leaf, leafOf('event', body));
   const status = encodeMessage('Status', H(10), { charging: true });
   t.same(messageLeaves('status', status)[0]!.leaf, leafOf('status', encodeBody('Status', { charging: true })));
+  // A status from the backlog (status/hist) is the same signed status.
+  t.same(messageLeaves('status/hist', status), messageLeaves('status', status));
   t.same(messageLeaves('media', status), []);
 });

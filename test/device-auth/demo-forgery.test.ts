@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { TestMosquitto } from '../helpers/mosquitto.js';
 import { agentCli, consoleCli } from '../helpers/paths.js';
-import { decodeTrackBatch, encodeTrackBatch } from '../../protocol/track-codec.js';
+import { encodeTrackBatch } from '../../protocol/track-codec.js';
+import { decodeLiveFix, isFullLiveForm } from '../../protocol/live-codec.js';
 import { Topics } from '../../protocol/topics.js';
 
 /**
@@ -37,14 +38,14 @@ t.test('demo + watch: forged fixes sent first are named; the genuine ones are al
   t.teardown(() => forger.endAsync(true));
   const forgedSeqs: number[] = [];
   forger.on('message', (_topic, payload) => {
-    if (forgedSeqs.length > 0) return;
-    const b = decodeTrackBatch(payload);
-    const s = b.seqs[b.seqs.length - 1]!;
+    // The first live fix of a session is a full form: readable without a reference.
+    if (forgedSeqs.length > 0 || !isFullLiveForm(payload)) return;
+    const s = decodeLiveFix(payload).seq;
     for (let k = 3; k <= 8; k++) forgedSeqs.push(s + k);
     const fixes = forgedSeqs.map((_, i) => ({ timeMs: Date.now() + i * 1000, lat: 40.0, lon: 116.4 + i * 1e-4, mode: 3 as const }));
     void forger.publishAsync(topics.device('BWC-0001', 'track'), Buffer.from(encodeTrackBatch({ header: { deviceId: 'BWC-0001', seq: forgedSeqs[0]!, session: 1, sentMs: Date.now() }, historical: false, fixes, seqs: forgedSeqs })), { qos: 1 });
   });
-  await forger.subscribeAsync(topics.device('BWC-0001', 'track'), { qos: 1 });
+  await forger.subscribeAsync(topics.device('BWC-0001', 'live'), { qos: 1 });
 
   const demo = spawn(process.execPath, [agentCli, 'demo', '--broker', broker.url, '--cameras', '2', '--duration', '14', '--data-dir', dataDir, '--checkpoint-interval', '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let dout = '';

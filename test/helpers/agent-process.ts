@@ -6,13 +6,19 @@ export class AgentProcess {
   private child: ChildProcess | undefined;
   output = '';
 
-  constructor(private readonly configFile: string) {}
+  /** `nodeArgs`: flags for node itself (a benchmark's --cpu-prof). */
+  constructor(private readonly configFile: string, private readonly nodeArgs: string[] = []) {}
 
   start(): void {
-    const child = spawn(process.execPath, [agentCli, 'run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...this.nodeArgs, agentCli, 'run', '--config', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child = child;
+  }
+
+  /** The agent's process id while it runs (its ffmpeg children are found under it). */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   get running(): boolean {

@@ -1,7 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { Topics } from '../../protocol/topics.js';
-import { decodeFleetMessage, type FleetRecord } from '../../console/fleet/fleet-decoder.js';
+import { FleetDecoder, type FleetRecord } from '../../console/fleet/fleet-decoder.js';
 import { SeqTracker } from '../../console/fleet/seq-tracker.js';
 
 /**
@@ -30,9 +30,10 @@ export class FleetRecorder {
         : { clean: true }),
     });
     const rec = new FleetRecorder(client);
+    const decoder = new FleetDecoder(topics);
     client.on('error', () => {});
     client.on('message', (topic, payload, packet) => {
-      for (const r of decodeFleetMessage(topics, topic, payload)) {
+      for (const r of decoder.decode(topic, payload)) {
         const retainedCopy = packet.retain;
         if (!retainedCopy && r.device !== undefined && r.seq !== undefined) rec.seqs.add(r.device, r.seq);
         rec.records.push({ ...r, receivedMs: Date.now(), ...(retainedCopy ? { retainedCopy: true } : {}) });

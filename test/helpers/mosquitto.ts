@@ -53,14 +53,15 @@ export class TestMosquitto {
    * SIGTERM, so a subscriber with a persistent session gets what was published
    * while it was reconnecting: a loss it counts is then the agent's own.
    */
-  static async start(port?: number, opts: { persistent?: boolean } = {}): Promise<TestMosquitto> {
+  static async start(port?: number, opts: { persistent?: boolean; conf?: string[] } = {}): Promise<TestMosquitto> {
     const p = port ?? (await freePort());
     let conf: string | undefined;
-    if (opts.persistent) {
+    if (opts.persistent || opts.conf) {
       const dir = mkdtempSync(join(tmpdir(), 'bwc-mosquitto-'));
       conf = join(dir, 'mosquitto.conf');
       // Started by root, mosquitto would drop to its own user, which cannot write here.
-      writeFileSync(conf, [`listener ${p} 127.0.0.1`, 'allow_anonymous true', 'user root', 'persistence true', `persistence_location ${dir}/`, ''].join('\n'));
+      const persistence = opts.persistent ? ['persistence true', `persistence_location ${dir}/`] : [];
+      writeFileSync(conf, [`listener ${p} 127.0.0.1`, 'allow_anonymous true', 'user root', ...persistence, ...(opts.conf ?? []), ''].join('\n'));
     }
     const m = new TestMosquitto(p, conf);
     await m.restart();

@@ -58,3 +58,14 @@ function readStat(pid: number): { state: string; ppid: number } | undefined {
     return undefined;
   }
 }
+
+/** Children of `pid` that have exited but were not reaped (zombies). */
+export function zombieChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = readStat(Number(name));
+    if (stat?.state === 'Z' && stat.ppid === pid) out.push(Number(name));
+  }
+  return out;
+}

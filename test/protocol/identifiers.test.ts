@@ -1,7 +1,7 @@
 import t from 'tap';
-import { checkSafeId, idProblem, textProblem } from '../../protocol/identifiers.js';
+import { checkSafeId, idProblem, textProblem, visibleText } from '../../protocol/identifiers.js';
 import { Topics } from '../../protocol/topics.js';
-import { checkBinding } from '../../drivers/camera/identity-rules.js';
+import { checkBinding, shownIdentity } from '../../drivers/camera/identity-rules.js';
 import { decodeText } from '../../drivers/camera/text-encoding.js';
 import iconv from 'iconv-lite';
 
@@ -69,4 +69,20 @@ t.test('names from the camera: bytes that are not UTF-8 or not GBK are refused, 
   t.throws(() => decodeText(Buffer.from([0xd5, 0x20, 0xff]), 'gbk', 'officer name'), { code: 'CAMERA_BAD_PAYLOAD', message: /officer name is not valid GBK/ });
   // UTF-8 bytes of a Chinese name read as GBK: not GBK text either.
   t.throws(() => decodeText(Buffer.from('张三丰'), 'gbk', 'officer name'), { code: 'CAMERA_BAD_PAYLOAD' });
+});
+
+t.test('a name a camera reports against the rules is published in visible form, and named as a problem', async (t) => {
+  t.equal(visibleText('王伟'), '王伟', 'a valid name is unchanged');
+  t.equal(visibleText('王\u202e伟abc'), '王<U+202E>伟abc', 'a right-to-left override is written out');
+  t.equal(visibleText('\u200b'), '<U+200B>', 'a name of only a zero-width space');
+  t.equal(visibleText('Li\u0085Na'), 'Li<U+0085>Na', 'a C1 control (NEL)');
+  t.equal(visibleText('a\ud800b'), 'a<U+D800>b', 'a lone surrogate');
+  t.equal(visibleText('   '), '<empty>');
+  const id = { serial: 'YY00001', model: 'BWC-SIM-1', firmware: '1.0.0', officerNumber: '810001', officerName: '\u202e伟王', unitNumber: '330281520001', unitName: '余姚市综合行政执法局' };
+  const shown = shownIdentity(id);
+  t.equal(shown.identity.officerName, '<U+202E>伟王');
+  t.equal(shown.identity.unitName, id.unitName);
+  t.equal(shown.problems.length, 1);
+  t.match(shown.problems[0], /officer name .*bidirectional/);
+  t.same(shownIdentity({ ...id, officerName: '王伟' }).problems, [], 'a camera with valid names: nothing to say');
 });

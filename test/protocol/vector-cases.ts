@@ -327,3 +327,14 @@ export const TRACK_CASES: TrackCase[] = [
     },
   },
 ];
+
+/** The compact live form: one device's live stream (protocol/vectors/live/live-fixes.json). */
+export interface LiveCase { seq: number; full: boolean; anchor: number; fix: FixJson }
+const liveWalk = walk(3, { t: T0, lat: 30.0597185, lon: 121.15751 }, { optional: true });
+export const LIVE_CASES: LiveCase[] = [
+  { seq: 3_001_234_567, full: true, anchor: 7, fix: liveWalk[0]! },
+  { seq: 3_001_234_568, full: false, anchor: 7, fix: liveWalk[1]! },
+  // A status went out between them: the seq skips one.
+  { seq: 3_001_234_570, full: false, anchor: 7, fix: liveWalk[2]! },
+  { seq: 3_001_234_571, full: false, anchor: 7, fix: { time: new Date(T0 + 3000).toISOString(), lat: 30.0597, lon: 121.1575, mode: 2 } },
+];

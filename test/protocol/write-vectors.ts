@@ -10,7 +10,8 @@ import { encodeBody, encodeMessage } from '../../protocol/codec.js';
 import { fixFromJson } from '../../protocol/fix.js';
 import { encodeTrackBatch } from '../../protocol/track-codec.js';
 import { repoRoot } from '../helpers/paths.js';
-import { BODY_CASES, MESSAGE_CASES, TRACK_CASES } from './vector-cases.js';
+import { BODY_CASES, LIVE_CASES, MESSAGE_CASES, TRACK_CASES } from './vector-cases.js';
+import { encodeLiveFix } from '../../protocol/live-codec.js';
 import { schemaListing } from './schema-listing.js';
 
 const dir = join(repoRoot, 'protocol', 'vectors');
@@ -31,3 +32,11 @@ for (const c of TRACK_CASES) {
   write(`${c.name}.json`, { type: 'TrackBatch', batch: c.batch, hex: hex(encodeTrackBatch({ ...c.batch, fixes })) });
 }
 write('fields.json', schemaListing());
+
+// The compact live form (not protobuf): a device's live stream, full then compact, in protocol/vectors/live/.
+mkdirSync(join(dir, 'live'), { recursive: true });
+write(join('live', 'live-fixes.json'), {
+  type: 'LiveFixStream',
+  note: 'One device, in the order published: decode each hex against the fix before it (LiveReferences); encode each with encodeLiveFix(seq, fix, full, anchor).',
+  fixes: LIVE_CASES.map((c) => ({ ...c, hex: hex(encodeLiveFix(c.seq, fixFromJson(c.fix, `seq ${c.seq}`), c.full, c.anchor)) })),
+});

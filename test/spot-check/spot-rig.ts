@@ -40,6 +40,12 @@ export interface RigOptions {
   readyTimeoutMs?: number;
   /** Cameras with real video (ffmpeg): MP4 recordings and live H.264. */
   video?: SimVideoOptions;
+  /** Flags for the agent's node (a benchmark's BWC_AGENT_NODE_ARGS=--cpu-prof). */
+  agentNodeArgs?: string[];
+  /** More settings of each camera's devices[] entry (e.g. `video: rtsp://…`). */
+  deviceConfig?: (device: string, index: number) => Record<string, unknown>;
+  /** More sections of the agent's configuration (e.g. gb28181), added to the rig's own. */
+  agentConfig?: Record<string, unknown>;
 }
 
 export interface PremadeClip {
@@ -112,7 +118,7 @@ export class SpotRig {
       log: { level: 'info' },
       mqtt: { brokers: [broker.url], keepaliveS: 5, connectTimeoutMs: 3000, reconnect: { minMs: 200, maxMs: 1000 } },
       devices: [
-        ...ports.map((p) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage === true || (Array.isArray(o.mountFootage) && o.mountFootage.includes(p.device)) ? { footageDir: join(footage, p.device) } : {}) })),
+        ...ports.map((p, i) => ({ id: p.device, gnss: p.port, control: p.control, ...(o.mountFootage === true || (Array.isArray(o.mountFootage) && o.mountFootage.includes(p.device)) ? { footageDir: join(footage, p.device) } : {}), ...o.deviceConfig?.(p.device, i) })),
         ...(o.extraDevices ?? []),
       ],
       // A loaded test machine answers slower than a camera: the agent waits, the test judges completeness.
@@ -121,10 +127,11 @@ export class SpotRig {
       publish: { mediaMaxKbps: o.mediaMaxKbps ?? 0 },
       security: { trustedKeys: [{ id: key.keyId, role: 'supervisor', publicKeyFile: key.pub }], rateLimitPerIssuerPerMin: 600, refusalSummaryS: 1 },
       liveFeed: { onlyWhileRecording: true, viewerKeepaliveS: o.liveKeepaliveS ?? 10 },
+      ...o.agentConfig,
     }));
     const recorder = await FleetRecorder.start(broker.url);
     t.teardown(() => recorder.stop().catch(() => undefined));
-    const agent = new AgentProcess(configFile);
+    const agent = new AgentProcess(configFile, o.agentNodeArgs);
     agent.start();
     t.teardown(async () => {
       await agent.kill('SIGTERM');

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { fakeUsb, runCli, startSim, tempDir, writeConfig } from './rig.js';
+import { FakeSys } from '../helpers/fake-sysfs.js';
 
 const CAMERA_USB = { vendorId: '1a86', productId: '55d4' };
 const DISCOVERY = '\ndiscovery:\n  usb:\n    - vendorId: "1a86"\n      productId: "55d4"\n';
@@ -38,6 +39,35 @@ t.test('devices: cameras on USB with their GNSS port, a silent camera, and ports
   t.equal(human.code, 0);
   t.match(human.stdout, /camera YY00001/);
   t.match(human.stdout, /not answering .*ttyUSB2/);
+});
+
+t.test('devices: a camera\'s UVC video node listed beside its serial port, ready for devices[].video', async (t) => {
+  const rig = await startSim(t, 1);
+  const [a] = rig.ports;
+  const fs = new FakeSys();
+  t.teardown(() => fs.remove());
+  // One USB camera: its control channel on a serial interface, its picture on a UVC interface.
+  const ids = { idVendor: '1a86', idProduct: '55d4', serial: 'CAM1', manufacturer: 'Sim Cameras' };
+  fs.usbSerial('ttyUSB0', '1-3', '01', ids, a!.control);
+  fs.uvc('video0', '1-3', '02', 0, ids, 'Body Camera');
+  fs.uvc('video1', '1-3', '02', 1, ids, 'Body Camera'); // UVC's metadata node: no pictures
+  fs.platformVideo('video2'); // not on USB
+  const config = writeConfig(tempDir(t), 'mqtt://127.0.0.1:1883', DISCOVERY);
+  const r = await runCli(['devices', '--json', '--config', config, '--sys-root', fs.sys, '--dev-root', fs.dev, '--timeout', '3000']);
+  t.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  t.equal(doc.cameras.length, 1, 'the camera answers on its serial port');
+  t.equal(doc.cameras[0].port, join(fs.dev, 'ttyUSB0'));
+  t.same(doc.video, [{
+    path: join(fs.dev, 'video0'), index: 0, capture: true, vendorId: '1a86', productId: '55d4', usbPort: '1-3',
+    spec: `v4l2:${join(fs.dev, 'video0')}`, name: 'Body Camera', serial: 'CAM1', manufacturer: 'Sim Cameras', interface: '02',
+  }], 'its capture node only: not the metadata node, not the platform camera');
+
+  const human = await runCli(['devices', '--config', config, '--sys-root', fs.sys, '--dev-root', fs.dev, '--timeout', '3000']);
+  t.equal(human.code, 0);
+  t.match(human.stdout, /camera YY00001/);
+  t.ok(human.stdout.includes(`video ${join(fs.dev, 'video0')}  usb 1a86:55d4  Body Camera  (devices[].video: v4l2:${join(fs.dev, 'video0')})`), 'a line names the node, its USB ids and what to write in devices[].video');
+  t.notOk(human.stdout.includes('video1') || human.stdout.includes('video2'), 'and no line for the other nodes');
 });
 
 t.test('devices: no camera says so and what to check', async (t) => {

@@ -7,6 +7,7 @@ import { SimCamera, type SimCameraFault } from '../../sim/camera/sim-camera.js';
 import type { FaultOptions } from '../../sim/camera/camera-faults.js';
 import { writeMinimalConfig } from '../../config/write-config.js';
 import { agentCli } from '../helpers/paths.js';
+import { agentCliFor } from '../helpers/reachable-cli.js';
 import type { TapTest } from '../helpers/tap-test.js';
 
 export interface SimRig {
@@ -99,7 +100,7 @@ export function runCli(args: string[], opts: { uid?: number; gid?: number; env?:
     // every child's environment: `env -i` starts that one with a plain environment.
     const [cmd, argv] =
       opts.uid !== undefined
-        ? ['env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, 'LANG=C.UTF-8', ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), process.execPath, agentCli, ...args]]
+        ? ['env', ['-i', `PATH=${process.env.PATH ?? '/usr/bin:/bin'}`, 'LANG=C.UTF-8', ...Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`), process.execPath, agentCliFor(opts.uid), ...args]]
         : [process.execPath, [agentCli, ...args]];
     const child = spawn(cmd, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],

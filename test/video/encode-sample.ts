@@ -9,9 +9,14 @@ export function encodeSample(o: { width: number; height: number; fps: number; fr
     ...x264LiveArgs({ fps: o.fps, kbps: o.kbps ?? 300, ...(o.gop ? { gop: o.gop } : {}) }), ...ANNEXB_OUT,
   ], { maxBuffer: 256 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr.toString()}`);
+  return accessUnits(r.stdout);
+}
+
+/** A whole Annex B stream cut into access units by the agent's splitter. */
+export function accessUnits(annexB: Buffer): Buffer[] {
   const units: Buffer[] = [];
   const s = new AccessUnitSplitter((u) => units.push(u));
-  s.push(r.stdout);
+  s.push(annexB);
   s.flush();
   return units;
 }

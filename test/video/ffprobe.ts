@@ -33,8 +33,20 @@ export function ffprobe(path: string, countFrames = true): Probe {
   };
 }
 
-/** Decodes every frame; returns ffmpeg's complaints (empty when the stream is clean). */
-export function decodeErrors(path: string, format?: string): string {
-  const r = spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', ...(format ? ['-f', format] : []), '-i', path, '-f', 'null', '-'], { encoding: 'utf8' });
+/**
+ * Decodes every frame; returns ffmpeg's complaints (empty when the stream is
+ * clean). `sourceTiming`: frames keep the file's own times instead of being
+ * put on a grid of the guessed frame rate, whose rounding makes two frames
+ * of an irregular (arrival-stamped) stream collide.
+ */
+export function decodeErrors(path: string, format?: string, o: { sourceTiming?: boolean } = {}): string {
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-v', 'error', ...(format ? ['-f', format] : []), '-i', path, ...(o.sourceTiming ? ['-fps_mode', 'passthrough', '-enc_time_base', '-1'] : []), '-f', 'null', '-'], { encoding: 'utf8' });
   return `${r.stderr}${r.status !== 0 ? ` (exit ${r.status})` : ''}`.trim();
+}
+
+/** Decoding times of the video packets, in the stream's time base. */
+export function packetDts(path: string): number[] {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=dts', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`ffprobe failed on ${path}: ${r.stderr}`);
+  return r.stdout.split('\n').filter(Boolean).map(Number);
 }

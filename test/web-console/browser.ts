@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadScaled } from '../helpers/deadline.js';
 import { repoRoot } from '../helpers/paths.js';
 
 export const CHROMIUM = process.env.BWC_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
-/** Screenshots are kept as test artefacts here (ignored by git). */
+/** Screenshots are kept as test artefacts here (ignored by git): test-artifacts/web-console/. */
 export const ARTEFACTS = join(repoRoot, 'test-artifacts', 'web-console');
 
 export async function launch(): Promise<Browser> {
@@ -20,9 +21,13 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-export async function login(page: Page, url: string, name: string, password: string): Promise<void> {
-  // A shared, loaded machine: waits end when the page is ready, with room to spare.
-  page.setDefaultTimeout(120_000);
+/**
+ * Logs in. `timeoutMs` becomes the page's default for waits: they end when
+ * the page is ready; the deadline only stops a broken run, so it is
+ * stretched by the machine's load.
+ */
+export async function login(page: Page, url: string, name: string, password: string, timeoutMs = loadScaled(120_000)): Promise<void> {
+  page.setDefaultTimeout(timeoutMs);
   await page.goto(url);
   await page.waitForSelector('#login:not([hidden])');
   await page.fill('input[name=name]', name);

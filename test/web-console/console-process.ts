@@ -4,6 +4,13 @@ import { join } from 'node:path';
 import { consoleCli } from '../helpers/paths.js';
 import { runNode } from '../spot-check/spot-rig.js';
 
+/** How a console process ended: its status or the signal that ended it, and how long the stop took. */
+export interface ConsoleExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ms: number;
+}
+
 export interface Owner {
   teardown(fn: () => unknown): void;
 }
@@ -46,12 +53,25 @@ export class ConsoleProcess {
     return p;
   }
 
-  stop(): Promise<void> {
-    if (this.child.exitCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.kill('SIGTERM');
-      setTimeout(() => this.child.kill('SIGKILL'), 10_000).unref();
+  private stopping: Promise<ConsoleExit> | undefined;
+
+  /**
+   * SIGTERM, and SIGKILL if it is still there after `killAfterMs`: how it
+   * ended. Any number of calls (a test's own and its teardown's) get the same
+   * answer, also when the process had already ended, by a signal or not.
+   */
+  stop(killAfterMs = 30_000): Promise<ConsoleExit> {
+    const child = this.child;
+    this.stopping ??= new Promise<ConsoleExit>((resolve) => {
+      const t0 = Date.now();
+      if (child.exitCode !== null || child.signalCode !== null) return resolve({ code: child.exitCode, signal: child.signalCode, ms: 0 });
+      const kill = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      child.once('exit', (code, signal) => {
+        clearTimeout(kill);
+        resolve({ code, signal, ms: Date.now() - t0 });
+      });
+      child.kill('SIGTERM');
     });
+    return this.stopping;
   }
 }

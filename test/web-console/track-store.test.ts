@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteTrackStore } from '../../console/store/sqlite-track-store.js';
+import { ColumnCollector, SqliteTrackStore } from '../../console/store/sqlite-track-store.js';
 import { PostgresTrackStore } from '../../console/store/postgres-track-store.js';
 import { openTrackStore } from '../../console/store/open-store.js';
 import type { StoredFix, TrackStore } from '../../console/store/track-store.js';
@@ -31,6 +31,13 @@ async function exercise(t: TapTest, store: TrackStore): Promise<void> {
   t.same((await store.latest()).map((f) => f.timeMs), [T0 + 5000, T0 + 3000]);
   const both = await store.track({ devices: ['A', 'B'], fromMs: T0 + 1, toMs: T0 + 10_000 });
   t.same(both.map((f) => `${f.device}${(f.timeMs - T0) / 1000}`), ['A1', 'A2', 'A5', 'B1', 'B3']);
+  // The same as columns (the replay's binary form): one entry per device with fixes, in the order asked.
+  await store.insert([fix('B', 4, { hdop: undefined, speed: 1.25 })]);
+  const cols = await store.trackColumns({ devices: ['B', 'NONE', 'A'], fromMs: T0 + 1, toMs: T0 + 10_000 });
+  t.same(cols.map((c) => [c.device, [...c.t].map((ms) => (ms - T0) / 1000)]), [['B', [1, 3, 4]], ['A', [1, 2, 5]]], 'columns of the same fixes');
+  t.same([...cols[0]!.lat], both.filter((f) => f.device === 'B').map((f) => f.lat).concat(fix('B', 4).lat));
+  t.same([...cols[0]!.hdop].map((h) => (Number.isNaN(h) ? null : h)), [0.9, 0.9, null], 'no HDOP: NaN');
+  t.same([...cols[0]!.speed].map((v) => (Number.isNaN(v) ? null : v)), [null, null, 1.25]);
 }
 
 t.test('SQLite track store: late fixes never overwrite a newer latest position', async (t) => {
@@ -54,6 +61,17 @@ t.test('PostgreSQL track store: the same rules', async (t) => {
 t.test('an unreachable PostgreSQL says so', async (t) => {
   await t.rejects(PostgresTrackStore.open('postgres://nobody:secret@127.0.0.1:1/none'), { code: 'STORE_UNREACHABLE', message: /cannot use the PostgreSQL track store at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/ });
   await t.rejects(openTrackStore('mysql://x', '/tmp'), { code: 'USAGE' });
+});
+
+t.test('SQLite columns come in time order whatever order the rows reach the aggregate', async (t) => {
+  const c = new ColumnCollector();
+  const times = Array.from({ length: 3000 }, (_, i) => (i * 7919) % 3000); // every time once, shuffled
+  for (const s of times) c.add(T0 + s, 30 + s * 1e-6, 121, s % 2 ? null : 0.9, null);
+  const cols = c.finish('A');
+  t.equal(cols.t.length, 3000);
+  t.ok(cols.t.every((v, i) => v === T0 + i), 'sorted by time');
+  t.ok(cols.lat.every((v, i) => v === 30 + i * 1e-6), 'each row kept together');
+  t.same([...cols.hdop.subarray(0, 3)].map((h) => (Number.isNaN(h) ? null : h)), [0.9, null, 0.9]);
 });
 
 t.test('stops and exports', async (t) => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { UsageError, writeOut } from '../../../common/cli-kit.js';
+import { untilStopSignal, UsageError, writeOut } from '../../../common/cli-kit.js';
 import { DEFAULT_PREFIX } from '../../../protocol/topics.js';
 import { Accounts } from '../../server/accounts.js';
 import { readHeldKeys } from '../../server/command-keys-held.js';
@@ -72,10 +72,9 @@ async function serve(opts: ServeOptions): Promise<void> {
     ...(opts.proxyFrom.length ? { proxyFrom: opts.proxyFrom } : {}),
     warn: (m) => process.stderr.write(`bwc-console serve: ${m}\n`),
   });
+  // Listening for the signals before the URL is out: whoever read it may stop us at once.
+  const stopped = untilStopSignal();
   await writeOut(`console: ${server.url}\n`);
-  await new Promise<void>((done) => {
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
-  });
+  await stopped;
   await server.stop();
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Topics, DEFAULT_PREFIX } from '../../../protocol/topics.js';
 import { intOption, untilStopSignal, writeOut } from '../../../common/cli-kit.js';
 import { connectConsole } from '../../fleet/broker-connect.js';
-import { decodeFleetMessage, type FleetRecord } from '../../fleet/fleet-decoder.js';
+import { FleetDecoder, type FleetRecord } from '../../fleet/fleet-decoder.js';
 import { SeqTracker } from '../../fleet/seq-tracker.js';
 import { FleetAvailability } from '../../fleet/availability.js';
 import { WatchAuth } from '../../fleet/watch-auth.js';
@@ -43,7 +43,8 @@ async function watch(opts: WatchOptions): Promise<void> {
   const availability = new FleetAvailability();
   const link = new LinkAccounting();
   const auth = new WatchAuth(opts.deviceKeys);
-  const filters = [topics.allDevices('track'), topics.allDevices('track/hist'), topics.allDevices('status'), topics.allDevices('status/hist'), topics.allDevices('event'), topics.allDevices('reply'), topics.allDevices('auth'), topics.allAgents('state')];
+  const decoder = new FleetDecoder(topics);
+  const filters = [topics.allDevices('live'), topics.allDevices('track'), topics.allDevices('track/hist'), topics.allDevices('status'), topics.allDevices('status/hist'), topics.allDevices('event'), topics.allDevices('reply'), topics.allDevices('auth'), topics.allAgents('state')];
   const subscribed = opts.group ? filters.map((f) => topics.shared(opts.group!, f)) : filters;
 
   const print = (rec: FleetRecord) => {
@@ -67,9 +68,10 @@ async function watch(opts: WatchOptions): Promise<void> {
     }
   };
   client.on('message', (topic, payload, packet) => {
+    const records = decoder.decode(topic, payload);
     // Signed checkpoints and what they prove (forged, broken, verified) come first.
-    const verdicts = auth.onMessage(topics.parse(topic), payload, Boolean(packet.retain), print);
-    for (const rec of decodeFleetMessage(topics, topic, payload)) {
+    const verdicts = auth.onMessage(topics.parse(topic), payload, Boolean(packet.retain), print, decoder.lastLiveFixes);
+    for (const rec of records) {
       if (rec.type === 'agent') {
         availability.agent(rec.agent as string, { online: Boolean(rec.online), session: Number(rec.session) });
         print(rec);
