@@ -28,6 +28,9 @@ export interface PtyPairOptions {
   timeoutMs?: number;
 }
 
+/** How long socat gets to leave on SIGTERM before it is killed. */
+const KILL_AFTER_MS = 2000;
+
 export async function openPtyPair(options: PtyPairOptions = {}): Promise<PtyPair> {
   let dir: string | undefined;
   if (!options.hostSide || !options.cameraSide) dir = mkdtempSync(join(tmpdir(), 'bwc-pty-'));
@@ -72,8 +75,14 @@ export async function openPtyPair(options: PtyPairOptions = {}): Promise<PtyPair
     async close() {
       if (!closed) {
         closed = true;
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        await exited;
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          // An unplug must finish: a socat that does not go on SIGTERM (its exit stuck on a
+          // terminal, or never scheduled on a starved machine) goes on SIGKILL.
+          const kill = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+          await exited;
+          clearTimeout(kill);
+        }
         if (dir) rmSync(dir, { recursive: true, force: true });
       }
     },

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { BwcError } from '../common/errors.js';
+import { settledWithin } from '../common/within.js';
 import type { Fix } from '../protocol/fix.js';
 import { SimCamera, type SimVideoOptions } from './camera/sim-camera.js';
 import { isGnssFault, type GnssFault } from './faults/gnss-faults.js';
@@ -87,6 +88,8 @@ interface SimCameraSlot {
 }
 
 const MAX_CAMERAS = 256;
+/** How long an unplug waits for its half sentence to leave (a UART sends it in milliseconds). */
+const PARTIAL_SENTENCE_WAIT_MS = 1000;
 
 /**
  * Simulated cameras on real ports, the same for the tests and a person
@@ -204,9 +207,11 @@ export class Simulator {
     const slot = this.slot(device);
     if (slot.unplugged) return;
     slot.unplugged = true;
-    await new Promise<void>((resolve) => {
+    // Half a sentence goes out first, as far as the line takes it: a line nobody reads (the
+    // host has the port closed) holds it back, and the camera is pulled all the same.
+    await settledWithin(PARTIAL_SENTENCE_WAIT_MS, new Promise<void>((resolve) => {
       if (!slot.gnss.write(slot.feed.partialSentence(), resolve)) resolve();
-    });
+    }));
     await Promise.all([slot.gnss.unplug(), slot.control.unplug()]);
   }
 

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
+import { settledWithin } from '../../common/within.js';
 import { openPtyPair, type PtyPair } from '../pty-pair.js';
 
 /**
@@ -24,6 +25,9 @@ export interface PortEndpoint {
   /** Each camera-side stream as it appears (a pty open, a TCP client): for a request/response server. */
   onStream(cb: (stream: Duplex) => void): void;
 }
+
+/** How long an unplug waits for the camera side's close. */
+const CLOSE_WAIT_MS = 5000;
 
 /** Past this many queued bytes the reader is not keeping up: drop, do not queue without bound. */
 const BACKLOG_LIMIT = 16 * 1024;
@@ -61,7 +65,9 @@ export class PtyEndpoint implements PortEndpoint {
     // socat first: closing a tty that still has output queued blocks in close()
     // (the kernel waits for it to drain) and would hold a libuv thread for up to 30 s.
     await pair?.close();
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    // The camera side is gone with socat; its close (on a libuv thread) is waited for only so
+    // long: a close that blocks must not make the unplug hang.
+    if (port?.isOpen) await settledWithin(CLOSE_WAIT_MS, new Promise<void>((r) => port.close(() => r())));
   }
 
   write(data: string | Buffer, done?: () => void): boolean {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { rng, scaled, sleep, writeResult, SEED } from './chaos-kit.js';
+import { rng, scaled, sleep, step, writeResult, SEED } from './chaos-kit.js';
 import { FleetRig } from './fleet-rig.js';
 import { accountDelivery, liveGaps, readBufferCounts, totals, unexplainedHoles, waitForDrain } from './delivery.js';
 import { YUYAO } from '../../sim/gnss/patrol.js';
@@ -14,6 +14,8 @@ import { haversineM } from '../../agent/pipeline/geo.js';
  */
 const CAMERAS = 4;
 const CYCLES = scaled(10, 2);
+/** An unplug or replug takes well under a second; past this it hangs. */
+const STEP_MS = 60_000;
 
 t.test(`${CYCLES} unplug/replug cycles per camera, ${CAMERAS} cameras at 5 Hz`, { timeout: 900_000 }, async (t) => {
   const rig = await FleetRig.start(t, { scenario: 'camera-pulled', cameras: CAMERAS, rateHz: 5, seed: 303 });
@@ -28,15 +30,15 @@ t.test(`${CYCLES} unplug/replug cycles per camera, ${CAMERAS} cameras at 5 Hz`, 
     for (let k = 0; k < CYCLES; k++) {
       await sleep(r.range(2500, 7000));
       const outAt = Date.now();
-      await rig.sim.unplug(d);
+      await step(`unplug ${k + 1} of ${d}`, STEP_MS, rig.sim.unplug(d));
       await sleep(r.range(500, 4000));
-      await rig.sim.replug(d);
+      await step(`replug ${k + 1} of ${d}`, STEP_MS, rig.sim.replug(d));
       list.push({ outAt, backAt: Date.now() });
     }
   }));
   await sleep(5000);
   const simStoppedAt = Date.now();
-  await rig.sim.stop();
+  await step('the simulator\'s stop', STEP_MS, rig.sim.stop());
   await waitForDrain(rig.recorder, rig.bufferFile, rig.devices, 120_000);
   const rows = accountDelivery(rig.recorder, readBufferCounts(rig.bufferFile), rig.devices);
   await rig.agent.stop();

@@ -220,3 +220,20 @@ export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs:
     await sleep(100);
   }
 }
+
+/**
+ * Awaits one step of a scenario (an unplug, a stop) and throws naming it if
+ * it has not finished within `ms`: a step that hangs fails the scenario
+ * saying where, instead of running it into the runner's timeout.
+ */
+export async function step<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { SerialPort } from 'serialport';
 import { openPtyPair } from '../../sim/pty-pair.js';
+import { commandLine, descendants, running } from '../helpers/process-tree.js';
 
 function openPort(path: string): Promise<SerialPort> {
   return new Promise((resolve, reject) => {
@@ -25,4 +26,19 @@ t.test('bytes written on the camera side arrive on the host side, and an unplug 
   await closedOnUnplug;
   t.ok(host.closed || !host.isOpen, 'host port is closed after the unplug');
   if (camera.isOpen) camera.close();
+});
+
+t.test('an unplug finishes when socat does not leave on SIGTERM: it is killed', async (t) => {
+  const before = new Set(descendants(process.pid));
+  const pair = await openPtyPair();
+  const socat = descendants(process.pid).find((pid) => !before.has(pid) && commandLine(pid).includes(pair.hostSide));
+  t.ok(socat, 'the pair has its socat');
+  // A stopped process keeps SIGTERM pending for ever: only SIGKILL ends it.
+  process.kill(socat!, 'SIGSTOP');
+  const closing = pair.close().then(() => 'closed');
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([closing, new Promise((r) => (timer = setTimeout(() => r('still waiting after 30 s'), 30_000)))]);
+  clearTimeout(timer);
+  t.equal(outcome, 'closed', 'the unplug finished');
+  t.notOk(running(socat!), 'socat is gone');
 });
