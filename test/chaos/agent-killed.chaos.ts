@@ -50,18 +50,17 @@ t.test(`agent SIGKILLed ${KILLS} times in ${DURATION_MS / 1000} s, ${CAMERAS} ca
     const first = rig.recorder.fixes().find((f) => f.historical === false && f.receivedMs > k.restartedAt);
     return first ? first.receivedMs - k.killedAt : Number.NaN;
   });
+  const emitted = rig.sim.emitted();
   const perDevice = rig.devices.map((d) => {
     const firstFix = Math.min(...rig.recorder.fixes(d).map((f) => Date.parse(f.time as string)));
     const excused: Array<[number, number]> = kills.map((k) => {
       const back = rig.recorder.fixes(d).map((f) => Date.parse(f.time as string)).filter((ms) => ms >= k.killedAt);
       return [k.killedAt - 1000, back.length ? Math.min(...back) : simStoppedAt];
     });
-    const holes = unexplainedHoles(rig.recorder, d, firstFix, simStoppedAt - 1000, excused);
+    const holes = unexplainedHoles(rig.recorder, d, firstFix, simStoppedAt - 1000, excused, emitted[d]?.times);
     const gaps = liveGaps(rig.recorder, d, runStart, simStoppedAt);
-    const emitted = 0;
-    return { device: d, holes, ...gaps, emitted };
+    return { device: d, holes, ...gaps };
   });
-  const emitted = rig.sim.emitted();
   const sorted = [...darkMs].filter(Number.isFinite).sort((a, b) => a - b);
   const result = {
     cameras: CAMERAS,
@@ -72,7 +71,7 @@ t.test(`agent SIGKILLed ${KILLS} times in ${DURATION_MS / 1000} s, ${CAMERAS} ca
     crashes: rig.agent.crashes.length,
     crashDetail: rig.agent.crashes.slice(0, 5),
     fixesEmittedByCameras: Object.values(emitted).reduce((a, e) => a + e.fixes, 0),
-    perDevice: rows.map((row) => ({ ...row, ...perDevice.find((p) => p.device === row.device)!, emitted: undefined })),
+    perDevice: rows.map((row) => ({ ...row, ...perDevice.find((p) => p.device === row.device)! })),
     totals: totals(rows),
     darkAfterKillMs: { median: sorted[Math.floor(sorted.length / 2)] ?? null, max: sorted[sorted.length - 1] ?? null },
     maxLiveGapMs: Math.max(...perDevice.map((p) => p.maxLiveGapMs)),

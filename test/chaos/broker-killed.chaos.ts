@@ -79,9 +79,10 @@ t.test(`broker stopped ${STOPS} times, stalled ${STALL_MS / 1000} s, reset at ra
   const rows = accountDelivery(rig.recorder, readBufferCounts(rig.bufferFile), rig.devices);
   await rig.agent.stop();
 
+  const emitted = rig.sim.emitted();
   const perDevice = rig.devices.map((d) => {
     const firstFix = Math.min(...rig.recorder.fixes(d).map((f) => Date.parse(f.time as string)));
-    return { device: d, holes: unexplainedHoles(rig.recorder, d, firstFix, simStoppedAt - 1000, []), ...liveGaps(rig.recorder, d, runStart, simStoppedAt) };
+    return { device: d, holes: unexplainedHoles(rig.recorder, d, firstFix, simStoppedAt - 1000, [], emitted[d]?.times), ...liveGaps(rig.recorder, d, runStart, simStoppedAt) };
   });
   const births = rig.recorder.records.filter((x) => x.type === 'agent' && x.online === true && !x.retainedCopy).length;
   const sortedBack = outages.map((o) => o.backToLiveMs).sort((a, b) => a - b);

@@ -43,6 +43,7 @@ t.test(`${CYCLES} unplug/replug cycles per camera, ${CAMERAS} cameras at 5 Hz`, 
   const rows = accountDelivery(rig.recorder, readBufferCounts(rig.bufferFile), rig.devices);
   await rig.agent.stop();
 
+  const emitted = rig.sim.emitted();
   const perDevice = rig.devices.map((d) => {
     const fixTimes = rig.recorder.fixes(d).map((f) => Date.parse(f.time as string));
     const firstFix = Math.min(...fixTimes);
@@ -64,7 +65,7 @@ t.test(`${CYCLES} unplug/replug cycles per camera, ${CAMERAS} cameras at 5 Hz`, 
     return {
       device: d,
       cycles: cycles.length,
-      holes: unexplainedHoles(rig.recorder, d, firstFix, simStoppedAt - 1000, excused),
+      holes: unexplainedHoles(rig.recorder, d, firstFix, simStoppedAt - 1000, excused, emitted[d]?.times),
       bogus,
       disconnectEvents: events.filter((e) => e.event === 'camera_disconnected').length,
       connectEvents: events.filter((e) => e.event === 'camera_connected').length,

@@ -148,14 +148,24 @@ export function liveGaps(recorder: FleetRecorder, device: string, fromMs: number
   return { maxLiveGapMs, maxTrackGapMs };
 }
 
+/** The chaos agent's reporting interval (baseConfig: one fix a second whatever the camera does). */
+const REPORT_INTERVAL_MS = 1000;
+
 /**
  * Fix times that should have been delivered and were not: the camera emits
  * a fix every period, the agent reports one a second, so any hole longer
  * than `slackMs` in the delivered track must lie inside a window when no
- * agent was reading the port (killed, camera unplugged): `excused`.
+ * agent was reading the port (killed, camera unplugged): `excused`, or
+ * inside a stretch when the camera itself put no fix on the line: a
+ * simulator starved on a loaded machine skips epochs, and what was never
+ * sent cannot be delivered. With the camera's emitted fix times (`emitted`),
+ * a hole (a, b) counts only if the camera sent a fix the agent had to report:
+ * one at least a reporting interval after a (the agent reports the first
+ * fix an interval after the last one) and before b.
  */
-export function unexplainedHoles(recorder: FleetRecorder, device: string, fromMs: number, toMs: number, excused: Array<[number, number]>, slackMs = 1300): Array<[string, string]> {
+export function unexplainedHoles(recorder: FleetRecorder, device: string, fromMs: number, toMs: number, excused: Array<[number, number]>, emitted?: readonly string[], slackMs = 1300): Array<[string, string]> {
   const times = [...new Set(recorder.fixes(device).map((f) => Date.parse(f.time as string)))].filter((t) => t >= fromMs && t <= toMs).sort((a, b) => a - b);
+  const sent = emitted?.map((iso) => Date.parse(iso));
   const out: Array<[string, string]> = [];
   for (let i = 1; i < times.length; i++) {
     const a = times[i - 1]!;
@@ -163,7 +173,8 @@ export function unexplainedHoles(recorder: FleetRecorder, device: string, fromMs
     if (b - a <= slackMs) continue;
     // The hole (a, b) is explained if a window when nobody read covers it, give or take one reporting interval.
     const ok = excused.some(([s, e]) => s - slackMs <= a + 1000 && e + slackMs >= b - 1000);
-    if (!ok) out.push([new Date(a).toISOString(), new Date(b).toISOString()]);
+    const owed = sent === undefined || sent.some((t) => t >= a + REPORT_INTERVAL_MS - 50 && t < b);
+    if (!ok && owed) out.push([new Date(a).toISOString(), new Date(b).toISOString()]);
   }
   return out;
 }

@@ -49,7 +49,7 @@ export class FleetRig {
     t.teardown(() => removeDir(dir));
     const broker = await ChaosMosquitto.start(join(dir, 'broker'));
     t.teardown(() => broker.stop());
-    const sim = new Simulator({ cameras: o.cameras, transport: 'pty', rateHz: o.rateHz, seed: o.seed, footageDir: join(dir, 'footage'), portDir: join(dir, 'ports') });
+    const sim = new Simulator({ cameras: o.cameras, transport: 'pty', rateHz: o.rateHz, seed: o.seed, footageDir: join(dir, 'footage'), portDir: join(dir, 'ports'), keepEmittedTimes: true });
     const cameras: SimCamera[] = [];
     sim.controlFactory = (c) => {
       const cam = new SimCamera(c);
