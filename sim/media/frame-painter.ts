@@ -1,6 +1,6 @@
-import jpeg from 'jpeg-js';
 import type { Fix } from '../../protocol/fix.js';
 import { GLYPH_H, GLYPH_W, glyph } from './bitmap-font.js';
+import { JpegEncoder } from './jpeg-encoder.js';
 
 /**
  * Paints what a simulated camera "sees": a background whose colour drifts
@@ -29,6 +29,7 @@ export class FramePainter {
   readonly height: number;
   private readonly scale: number;
   private readonly rgba: Buffer;
+  private readonly jpeg = new JpegEncoder(DEFAULT_QUALITY);
 
   constructor(opts: PainterOptions = {}) {
     this.width = opts.width ?? 320;
@@ -78,7 +79,7 @@ export class FramePainter {
   /** A baseline JPEG of the frame. Quality 1..100; low by default to stay fast. */
   paintJpeg(c: FrameContent, quality = DEFAULT_QUALITY): Buffer {
     const data = this.paintRgba(c);
-    return jpeg.encode({ data, width: this.width, height: this.height }, quality).data;
+    return this.jpeg.encode(data, this.width, this.height, quality);
   }
 
   private fill(x0: number, y0: number, w: number, h: number, r: number, g: number, b: number): void {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import jpeg from 'jpeg-js';
 import { FramePainter } from '../../sim/media/frame-painter.js';
+import { JpegEncoder } from '../../sim/media/jpeg-encoder.js';
 
 const T = Date.UTC(2026, 10, 25, 2, 12, 30, 200);
 
@@ -59,4 +60,16 @@ t.test('unknown characters show as a box, lower case as upper case', async (t) =
   t.ok(copyUpper.equals(lower), 'abc is drawn as ABC');
   const odd = Buffer.from(painter.paintRgba({ deviceId: 'A#C', timeMs: T, index: 0 }));
   t.notOk(odd.equals(copyUpper), 'a missing glyph is visible');
+});
+
+t.test('the kept encoder gives what jpeg-js gives, picture after picture, at any quality', async (t) => {
+  const painter = new FramePainter();
+  const encoder = new JpegEncoder(40);
+  for (const [i, quality] of [40, 40, 75, 40, 90].entries()) {
+    const rgba = Buffer.from(painter.paintRgba({ deviceId: 'BWC-0001', timeMs: T + i * 700, index: i }));
+    const ours = encoder.encode(rgba, painter.width, painter.height, quality);
+    const theirs = jpeg.encode({ data: rgba, width: painter.width, height: painter.height }, quality).data;
+    t.ok(Buffer.isBuffer(ours), 'a Buffer');
+    t.ok(ours.equals(theirs), `picture ${i} at quality ${quality}: the same ${theirs.length} bytes`);
+  }
 });
