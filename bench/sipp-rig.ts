@@ -2,24 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { freeUdpPort } from '../test/helpers/sipp-platform.js';
+import { repoRoot } from '../test/helpers/paths.js';
+
+export { freeUdpPort };
 
 /** SIPp (Debian's sip-tester) as the GB/T 28181 platform of a benchmark, with the scenarios of test/gb28181/sipp/. */
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export const GB_SERVER = '34020000002000000001';
 export const GB_DOMAIN = GB_SERVER.slice(0, 10);
 export const GB_DEVICE = '34020000001180000005';
-
-/** A free UDP port on loopback (bound, then released). */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 export interface BenchSipp {
   proc: ChildProcess;

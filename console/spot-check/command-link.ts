@@ -37,14 +37,6 @@ export interface RecordingManifestMessage {
 export interface MediaChunkMessage extends Omit<MediaChunkFields, 'frame' | 'timeMs'> {
   frame: number;
   timeMs: number;
-  /** Live video (contentType video/h264): protocol/README.md "Live video". */
-  keyframe?: boolean;
-  codec?: string;
-  width?: number;
-  height?: number;
-  ptsUs?: number;
-  fps?: number;
-  gop?: number;
 }
 
 /** A command refused by the agent (REJECTED) or that failed there (FAILED). */
