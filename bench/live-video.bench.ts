@@ -15,7 +15,7 @@ import { loadAverage } from './agent-rig.js';
  * camera; HLS is 6 s or more behind.
  * BWC_AGENT_NODE_ARGS adds node flags to the agent (--cpu-prof).
  */
-const FEED_S = 10;
+const FEED_S = 15;
 const KBPS = 1000;
 
 interface Row {
@@ -58,9 +58,19 @@ export async function run(): Promise<BenchRow[]> {
     const firsts: number[] = [];
     let main: Row | undefined;
     let busyTicks = 0;
+    let wholeS = 0;
+    let streaming: { ticks: number; s: number } | undefined;
     for (let i = 0; i < 3; i++) {
       const t0 = cpuTicks(pid);
-      const run = await rig.spotCheck(['--device', device, '--kind', 'live', '--duration', String(i === 0 ? FEED_S : 2), '--fps', '25', '--max-kbps', String(KBPS), '--out', `${rig.dir}/out`, '--json', '--quiet']);
+      const w0 = Date.now();
+      // The console's progress lines (one a second while video flows) mark
+      // the stream's steady state: CPU is read at each of them.
+      const marks: Array<{ ms: number; ticks: number }> = [];
+      const onProgress = (line: string) => {
+        if (/live \d+ frames/.test(line)) marks.push({ ms: Date.now(), ticks: cpuTicks(pid) });
+      };
+      const args = ['--device', device, '--kind', 'live', '--duration', String(i === 0 ? FEED_S : 2), '--fps', '25', '--max-kbps', String(KBPS), '--out', `${rig.dir}/out`, '--json'];
+      const run = await rig.spotCheck(args, onProgress);
       const ticks = cpuTicks(pid) - t0;
       const r = (JSON.parse(run.stdout) as Row[])[0]!;
       if (r.result !== 'ok') throw new Error(`live feed failed: ${r.reason}`);
@@ -68,6 +78,11 @@ export async function run(): Promise<BenchRow[]> {
       if (i === 0) {
         main = r;
         busyTicks = ticks;
+        wholeS = (Date.now() - w0) / 1000;
+        // From the second progress line to the last: video flowing all along.
+        const a = marks[1];
+        const b = marks[marks.length - 1];
+        if (a && b && b.ms - a.ms >= 5000) streaming = { ticks: b.ticks - a.ticks, s: (b.ms - a.ms) / 1000 };
       }
     }
     const r = main!;
@@ -79,9 +94,16 @@ export async function run(): Promise<BenchRow[]> {
     rows.push({ bench: 'live-video', metric: `MP4 size over the H.264 received (${r.bytes} vs ${r.h264_bytes} bytes)`, value: Math.round(overhead * 100) / 100, unit: '%', goal: '<= 3', met: overhead <= 3 });
     const kbps = (r.h264_bytes! * 8) / (r.duration_s! * 1000);
     rows.push({ bench: 'live-video', metric: `bitrate measured at the console, cap ${KBPS} kbit/s`, value: Math.round(kbps), unit: 'kbit/s', goal: `<= ${KBPS}`, met: kbps <= KBPS });
-    // The feed command lasts FEED_S plus the console's start and end; its ticks include that.
-    const cpuPct = Math.max(0, busyTicks - idleTicks) / FEED_S; // ticks are 1/100 s: per second = % of a core
-    rows.push({ bench: 'live-video', metric: `agent CPU for one 720p passthrough stream (above idle ${idleTicks / FEED_S}%; load ${loadAverage()})`, value: Math.round(cpuPct * 10) / 10, unit: '% of a core', goal: '<= 5', met: cpuPct <= 5 });
+    // Ticks are 1/100 s, so ticks per second are % of a core. The stream's
+    // own cost is read while video flows; the whole command (verifying it,
+    // the audit entry, starting and stopping the camera's encoder, the
+    // console's start and end) is printed beside it for context.
+    const idlePct = idleTicks / FEED_S;
+    const wholePct = Math.max(0, busyTicks / wholeS - idlePct);
+    if (!streaming) throw new Error('the console printed too few progress lines to read the stream\'s CPU');
+    const cpuPct = Math.max(0, streaming.ticks / streaming.s - idlePct);
+    const context = `while video flowed for ${streaming.s.toFixed(1)} s, above idle ${idlePct}%; the whole ${wholeS.toFixed(1)} s command ${wholePct.toFixed(1)}%; load ${loadAverage()}`;
+    rows.push({ bench: 'live-video', metric: `agent CPU for one 720p passthrough stream (${context})`, value: Math.round(cpuPct * 10) / 10, unit: '% of a core', goal: '<= 5', met: cpuPct <= 5 });
     return rows;
   } finally {
     for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => undefined);
