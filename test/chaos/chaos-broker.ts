@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnOwned } from '../../drivers/process/spawn-owned.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, waitForPort } from '../helpers/mosquitto.js';
@@ -58,7 +59,7 @@ export class ChaosMosquitto {
 
   async restart(): Promise<void> {
     if (this.child) return;
-    const child = spawn('mosquitto', ['-c', this.writeConfig()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnOwned('mosquitto', ['-c', this.writeConfig()], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-20_000)));
     this.child = child;
     this.starts++;

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnOwned } from '../../drivers/process/spawn-owned.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +45,8 @@ export class TestMosquitto {
 
   private constructor(
     readonly port: number,
-    /** Config file when the broker keeps sessions and queued messages across restarts. */
-    private readonly conf?: string,
+    /** Its config file (sessions and queued messages kept across restarts when persistent). */
+    private readonly conf: string,
   ) {}
 
   /**
@@ -55,14 +56,13 @@ export class TestMosquitto {
    */
   static async start(port?: number, opts: { persistent?: boolean; conf?: string[] } = {}): Promise<TestMosquitto> {
     const p = port ?? (await freePort());
-    let conf: string | undefined;
-    if (opts.persistent || opts.conf) {
-      const dir = mkdtempSync(join(tmpdir(), 'bwc-mosquitto-'));
-      conf = join(dir, 'mosquitto.conf');
-      // Started by root, mosquitto would drop to its own user, which cannot write here.
-      const persistence = opts.persistent ? ['persistence true', `persistence_location ${dir}/`] : [];
-      writeFileSync(conf, [`listener ${p} 127.0.0.1`, 'allow_anonymous true', 'user root', ...persistence, ...(opts.conf ?? []), ''].join('\n'));
-    }
+    const dir = mkdtempSync(join(tmpdir(), 'bwc-mosquitto-'));
+    const conf = join(dir, 'mosquitto.conf');
+    // Started by root, mosquitto would drop to its own user, which cannot
+    // write here, and a change of user clears the parent-death signal that
+    // ends the broker with a test process killed before its teardown.
+    const persistence = opts.persistent ? ['persistence true', `persistence_location ${dir}/`] : [];
+    writeFileSync(conf, [`listener ${p} 127.0.0.1`, 'allow_anonymous true', 'user root', ...persistence, ...(opts.conf ?? []), ''].join('\n'));
     const m = new TestMosquitto(p, conf);
     await m.restart();
     return m;
@@ -76,9 +76,13 @@ export class TestMosquitto {
     return this.child !== undefined;
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async restart(): Promise<void> {
     if (this.child) return;
-    const child = spawn('mosquitto', this.conf ? ['-c', this.conf] : ['-p', String(this.port)], { stdio: 'ignore' });
+    const child = spawnOwned('mosquitto', ['-c', this.conf], { stdio: 'ignore' });
     this.child = child;
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
@@ -104,7 +108,7 @@ export class TestMosquitto {
  * passwords, ACLs), listening on `port`, killed at teardown.
  */
 export async function startConfiguredMosquitto(t: TapTest, conf: string, port: number): Promise<ChildProcess> {
-  const child: ChildProcess = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  const child: ChildProcess = spawnOwned('mosquitto', ['-c', conf], { stdio: 'ignore' });
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
