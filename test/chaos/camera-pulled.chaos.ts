@@ -1,5 +1,5 @@
 import t from 'tap';
-import { rng, scaled, sleep, step, writeResult, SEED } from './chaos-kit.js';
+import { rng, scaled, sleep, step, waitFor, writeResult, SEED } from './chaos-kit.js';
 import { FleetRig } from './fleet-rig.js';
 import { accountDelivery, liveGaps, readBufferCounts, totals, unexplainedHoles, waitForDrain } from './delivery.js';
 import { YUYAO } from '../../sim/gnss/patrol.js';
@@ -37,6 +37,15 @@ t.test(`${CYCLES} unplug/replug cycles per camera, ${CAMERAS} cameras at 5 Hz`, 
     }
   }));
   await sleep(5000);
+  // A replug on a loaded machine can take the agent longer than those 5 s to
+  // read again: keep the cameras running until every camera's fixes are back
+  // after its last replug (or the load-scaled deadline passes, which the
+  // check below then reports), so the check judges the agent, not the clock.
+  const backAfterLast = () => rig.devices.every((d) => {
+    const last = windows.get(d)!.at(-1)?.backAt ?? runStart;
+    return rig.recorder.fixes(d).some((f) => Date.parse(f.time as string) >= last);
+  });
+  await waitFor(backAfterLast, 60_000, 'fixes from every camera after its last replug').catch((err: Error) => t.comment(err.message));
   const simStoppedAt = Date.now();
   await step('the simulator\'s stop', STEP_MS, rig.sim.stop());
   await waitForDrain(rig.recorder, rig.bufferFile, rig.devices, 120_000);
